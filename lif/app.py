@@ -1,0 +1,141 @@
+"""The application: build every part from the composed Hydra config, train, summarise.
+
+``train(cfg)`` is what ``train.py`` runs for each job; it returns the final metrics.
+Every object comes from ``hydra.utils.instantiate`` on its config group; a bad value
+surfaces as one :class:`~lif.errors.ConfigError` naming the field (``kernel.tau_s``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import hydra
+import lightning as L
+from hydra.errors import InstantiationException
+from lightning.pytorch.callbacks import ProgressBar
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+from lif.errors import ConfigError
+from lif.module import TempotronModule
+
+log = logging.getLogger(__name__)
+
+
+def build(cfg: DictConfig, group: str, **kwargs: Any) -> Any:
+    """Instantiate config group ``group``; a ConfigError inside is renamed ``group.field``."""
+    try:
+        return hydra.utils.instantiate(cfg[group], **kwargs)
+    except InstantiationException as error:
+        cause = error.__cause__
+        while cause is not None and not isinstance(cause, ConfigError):
+            cause = cause.__cause__
+        if cause is None:
+            raise
+        raise cause.within(group) from None
+    except ConfigError as error:
+        raise error.within(group) from None
+
+
+def build_each(node: DictConfig | None) -> list[Any]:
+    """Instantiate every entry of a mapping of configs (callbacks, loggers) that has a _target_."""
+    return [hydra.utils.instantiate(entry) for entry in (node or {}).values() if "_target_" in entry]
+
+
+def quiet_lightning() -> None:
+    """Silence start-up chatter that says nothing about this app (data loader workers, TPUs)."""
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    logging.getLogger("lightning.pytorch.accelerators.cuda").setLevel(logging.WARNING)
+
+
+@dataclass
+class Parts:
+    """Everything a job is built from."""
+
+    datamodule: L.LightningDataModule
+    module: TempotronModule
+    trainer: L.Trainer
+
+
+def build_parts(cfg: DictConfig) -> Parts:
+    """Instantiate every config group of a job, checking values before any training starts."""
+    quiet_lightning()
+    build(cfg, "env")  # checks T, dt, v_th and device before anything else is built
+    build(cfg, "kernel")
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    log.info("building %s: data=%s model=%s kernel=%s", cfg.task_name, cfg.data._target_, cfg.model._target_, cfg.kernel._target_)
+    datamodule = build(cfg, "data")
+    datamodule.setup("fit")  # generate and encode now: bad data fails before any output is written
+    module = TempotronModule(
+        net=build(cfg, "model"),
+        loss=build(cfg, "loss"),
+        optimizer=build(cfg, "optimizer"),
+        scheduler=build(cfg, "scheduler") if cfg.get("scheduler") else None,
+    )
+    callbacks = build_each(cfg.get("callbacks"))
+    if not cfg.trainer.get("enable_progress_bar", True):  # "no progress bar" also means not the rich one
+        callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
+    loggers = build_each(cfg.get("logger"))
+    trainer = build(cfg, "trainer", callbacks=callbacks, logger=loggers or False)
+    return Parts(datamodule, module, trainer)
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Train one job (a trial) and return its final metrics by name."""
+    started = time.perf_counter()
+    parts = build_parts(cfg)
+    datamodule, module, trainer = parts.datamodule, parts.module, parts.trainer
+
+    fit_started = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule)
+    fit_seconds = time.perf_counter() - fit_started
+    metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
+
+    if datamodule.test_dataloader():
+        checkpoint = trainer.checkpoint_callback
+        best = checkpoint.best_model_path if checkpoint is not None and checkpoint.best_model_path else None
+        trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
+        metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
+
+    summary = {
+        "epochs": trainer.current_epoch,
+        "fit_seconds": fit_seconds,
+        "total_seconds": time.perf_counter() - started,
+        "train_patterns_per_second": trainer.current_epoch * len(datamodule.splits["train"]) / fit_seconds,
+    }
+    print_summary(cfg, metrics, summary, trainer)
+    return metrics
+
+
+def print_summary(cfg: DictConfig, metrics: dict[str, float], summary: dict[str, float], trainer: L.Trainer) -> None:
+    """A rich table: what ran, how long, how well, where the outputs are; also into the job's log."""
+    rows = [
+        ("epochs", f"{summary['epochs']} (max {trainer.max_epochs})"),
+        ("wall time", f"{summary['fit_seconds']:.2f} s fit, {summary['total_seconds']:.2f} s in train()"),
+        ("throughput", f"{summary['train_patterns_per_second']:,.0f} training patterns/s"),
+    ]
+    for name in sorted(metrics):
+        if name.endswith(("/acc", "/loss")):
+            value = metrics[name]
+            shown = f"{value:.2%}" if name.endswith("/acc") else f"{value:.4g}"
+            rows.append((f"{name} (optimised)" if name == cfg.optimized_metric else name, shown))
+    rows.append(("outputs", str(cfg.paths.output_dir)))
+    checkpoint = trainer.checkpoint_callback
+    if checkpoint is not None and checkpoint.best_model_path:
+        rows.append(("best checkpoint", checkpoint.best_model_path))
+
+    table = Table(title=f"lif · {cfg.task_name}", show_header=False, title_justify="left")
+    table.add_column(style="bold cyan", no_wrap=True)
+    table.add_column(overflow="fold")
+    for name, value in rows:
+        table.add_row(name, value)
+    log.info("finished: %s", "; ".join(f"{name} {value}" for name, value in rows))
+    Console().print(table)

@@ -1,0 +1,216 @@
+"""Exact membrane voltages of a layer of non-resetting LIF neurons driven by spike times.
+
+The voltage of output ``o`` on the time grid t_k = k*dt (k = 0 .. L-1, ms) is
+
+    V_o(t_k) = v_rest + sum_i W[i, o] * sum_j K(t_k - t_i^j)
+
+for a kernel K(s) = sum_c coef_c * exp(-s / tau_c) (:mod:`lif.kernels`). It is computed
+*projection first, filter second*, never building a [batch, time, afferents] tensor:
+
+1. grid the spikes: a spike at time t (ms) enters at the first grid step at or after it,
+   k = ceil(t / dt), with a phase factor exp(-(t_k - t) / tau_c) per kernel term, so that
+   spikes between grid points are exact (spikes before t = 0 enter at k = 0, fully
+   decayed; spikes at or after t = L*dt, or +inf/NaN padding, are dropped);
+2. project: scatter-add the weights into per-step input currents
+   I_c[b, o, k] = sum over spikes entering at k of W[i, o] * phase_c   (cost B*N_in*N_out);
+3. filter: each term is the leaky trace A_c[k] = d_c * A_c[k-1] + I_c[k], d_c = exp(-dt/tau_c),
+   and V = v_rest + sum_c coef_c * A_c. The recursion is evaluated in chunks of
+   ``CHUNK`` steps with small matrix products (a blocked linear scan), which is exact
+   and costs O(B * N_out * L * CHUNK) instead of a Python loop over time.
+
+:func:`max_voltage` returns the maximum over the grid and its time, with the
+tempotron's closed-form gradient: by the envelope theorem
+dV_max/dW[i, o] = sum_j K(t_max - t_i^j), so the backward pass gathers kernel values at
+the time of the maximum and never keeps the voltage trace.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from lif.kernels import ExponentialSumKernel
+
+CHUNK = 32  # time steps per block of the blocked scan
+
+
+class GriddedSpikes(NamedTuple):
+    """Spike times placed on the time grid.
+
+    ``step``: [B, N_in, S] grid step at which each spike enters (0 for dropped spikes).
+    ``phase``: [B, N_in, S, C] factor exp(-(t_step - t) / tau_c) of each kernel term;
+    zero for spikes outside the window, so they add nothing anywhere.
+    """
+
+    step: Tensor
+    phase: Tensor
+
+
+def grid_spikes(
+    spike_times: Tensor, kernel: ExponentialSumKernel, dt: float, num_steps: int, dtype: torch.dtype | None = None
+) -> GriddedSpikes:
+    """Place spike times (ms, [B, N_in] or [B, N_in, S], +inf/NaN = no spike) on the grid."""
+    if spike_times.dim() == 2:
+        spike_times = spike_times.unsqueeze(-1)
+    dtype = dtype or (spike_times.dtype if spike_times.is_floating_point() else torch.get_default_dtype())
+    steps = spike_times.to(dtype) / dt
+    entry = torch.ceil(steps)
+    # Spikes at or after the last grid step's successor, and +inf/NaN padding, are dropped.
+    inside = entry < num_steps  # False for NaN too
+    entry = torch.where(inside, entry.clamp(min=0), torch.zeros_like(entry))
+    delay = (entry - steps).unsqueeze(-1) * dt  # ms from the spike to its entry step, >= 0
+    rates = torch.tensor([1.0 / tau for tau in kernel.time_constants], dtype=dtype, device=steps.device)
+    phase = torch.exp(-delay * rates) * inside.unsqueeze(-1)
+    phase = torch.nan_to_num(phase, nan=0.0)  # the delay of dropped inf/NaN spikes is NaN
+    step = entry.long()
+    return GriddedSpikes(step, phase)
+
+
+def input_currents(spikes: GriddedSpikes, weights: Tensor, num_steps: int) -> Tensor:
+    """Project weights onto the grid: I[b, o, k, c] = sum_{spikes entering at k} W[i, o] * phase_c.
+
+    ``weights`` is [N_in, N_out]; the result [B, N_out, L, C] is differentiable in ``weights``.
+    """
+    batch, num_inputs, spikes_per_input, num_terms = spikes.phase.shape
+    num_outputs = weights.shape[1]
+    terms = torch.arange(num_terms, device=weights.device)
+    # Flat position of (step, term) inside one output's [L, C] block.
+    position = (spikes.step.unsqueeze(-1) * num_terms + terms).reshape(batch, 1, -1)
+    source = weights.t()[None, :, :, None, None] * spikes.phase.unsqueeze(1)  # [B, N_out, N_in, S, C]
+    currents = weights.new_zeros(batch, num_outputs, num_steps * num_terms)
+    currents = currents.scatter_add(2, position.expand(batch, num_outputs, -1), source.reshape(batch, num_outputs, -1))
+    return currents.view(batch, num_outputs, num_steps, num_terms)
+
+
+@functools.lru_cache(maxsize=64)
+def _scan_matrices(
+    coefficients: tuple[float, ...], decays: tuple[float, ...], num_chunks: int, dtype: torch.dtype, device: torch.device
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The small constant matrices of the blocked scan (see :func:`filter_currents`), built in float64."""
+    decays = torch.tensor(decays, dtype=torch.float64)
+    coefficients = torch.tensor(coefficients, dtype=torch.float64)
+    lag = torch.arange(CHUNK, dtype=torch.float64)
+    lag_matrix = lag[:, None] - lag[None, :]  # [q, p] -> q - p
+    causal = lag_matrix >= 0
+    # within[(p, c), q] = coef_c * d_c^(q - p) for q >= p: response at step q of input at step p.
+    powers = decays[:, None, None] ** lag_matrix.clamp(min=0)  # [C, q, p]
+    within = (coefficients[:, None, None] * powers * causal).permute(2, 0, 1).reshape(-1, CHUNK)
+    # chunk_end[(p, c), c'] = d_c^(CHUNK-1-p) [c == c']: each term's state at the chunk's last step.
+    tail = decays[:, None] ** (CHUNK - 1 - lag)  # [C, p]
+    chunk_end = torch.diag_embed(tail.t())  # [p, C, C]
+    chunk_end = chunk_end.reshape(-1, len(decays))
+    # carry[c, j, j'] = (d_c^CHUNK)^(j - j') for j >= j': state at the end of chunk j from chunk j'.
+    chunk_lag = torch.arange(num_chunks, dtype=torch.float64)
+    chunk_lag = chunk_lag[:, None] - chunk_lag[None, :]
+    carry = (decays[:, None, None] ** (CHUNK * chunk_lag.clamp(min=0))) * (chunk_lag >= 0)
+    # entry[c, q] = coef_c * d_c^(q+1): what the previous chunk's final state adds at step q.
+    entry = coefficients[:, None] * decays[:, None] ** (lag + 1)
+    return tuple(m.to(dtype=dtype, device=device) for m in (within, chunk_end, carry, entry))
+
+
+def filter_currents(currents: Tensor, kernel: ExponentialSumKernel, dt: float) -> Tensor:
+    """Filter input currents [B, N_out, L, C] into voltages sum_c coef_c * A_c, [B, N_out, L].
+
+    A_c[k] = d_c * A_c[k-1] + I_c[k] is evaluated exactly as a blocked scan: inside each
+    chunk of CHUNK steps a small Toeplitz product, across chunks a product with the
+    powers d_c^CHUNK, then each chunk adds the decayed state of the one before it.
+    """
+    batch, num_outputs, num_steps, num_terms = currents.shape
+    num_chunks = math.ceil(num_steps / CHUNK)
+    within, chunk_end, carry, entry = _scan_matrices(
+        kernel.coefficients, kernel.decays(dt), num_chunks, currents.dtype, currents.device
+    )
+    padded = torch.nn.functional.pad(currents, (0, 0, 0, num_chunks * CHUNK - num_steps))
+    blocks = padded.reshape(batch * num_outputs, num_chunks, CHUNK * num_terms)
+    local = blocks @ within  # [M, n, CHUNK]: each chunk's response to its own input
+    ends = blocks @ chunk_end  # [M, n, C]: each term's state at its chunk's end, from that chunk alone
+    states = torch.einsum("mjc,cij->mic", ends, carry)  # full state at each chunk's end
+    previous = torch.nn.functional.pad(states[:, :-1], (0, 0, 1, 0))  # state entering each chunk
+    voltage = local + previous @ entry
+    return voltage.reshape(batch, num_outputs, num_chunks * CHUNK)[:, :, :num_steps]
+
+
+def voltage(
+    spike_times: Tensor,
+    weights: Tensor,
+    kernel: ExponentialSumKernel,
+    dt: float,
+    num_steps: int,
+    v_rest: float = 0.0,
+) -> Tensor:
+    """The voltage trace V[b, k, o] at t_k = k*dt for spike times [B, N_in(, S)] and weights [N_in, N_out].
+
+    Differentiable in ``weights`` through ordinary autograd.
+    """
+    spikes = grid_spikes(spike_times, kernel, dt, num_steps, weights.dtype)
+    trace = filter_currents(input_currents(spikes, weights, num_steps), kernel, dt)
+    return (trace + v_rest).transpose(1, 2)
+
+
+def kernel_at(spikes: GriddedSpikes, query_step: Tensor, kernel: ExponentialSumKernel, dt: float) -> Tensor:
+    """PSP of each afferent at a query step: P[b, i, o] = sum_j K(t_query[b, o] - t_i^j).
+
+    ``query_step`` is [B, N_out] (grid steps). Uses the gridded phases, so it is exact for
+    off-grid spikes: K(t_q - t) = sum_c coef_c * d_c^(q - step) * phase_c for q >= step.
+    """
+    num_steps = int(max(query_step.max().item(), spikes.step.max().item())) + 1
+    lag = query_step[:, None, None, :] - spikes.step.unsqueeze(-1)  # [B, N_in, S, N_out]
+    causal = lag >= 0
+    lag = lag.clamp_(min=0)
+    table = _kernel_table(kernel.coefficients, kernel.decays(dt), num_steps, spikes.phase.dtype, spikes.phase.device)
+    total = table[0][lag] * spikes.phase[..., 0, None]
+    for term in range(1, table.shape[0]):
+        total += table[term][lag] * spikes.phase[..., term, None]
+    return (total * causal).sum(dim=2)
+
+
+@functools.lru_cache(maxsize=64)
+def _kernel_table(
+    coefficients: tuple[float, ...], decays: tuple[float, ...], num_steps: int, dtype: torch.dtype, device: torch.device
+) -> Tensor:
+    """table[c, n] = coef_c * d_c^n for n = 0 .. num_steps-1 (each term of K at n whole steps)."""
+    lag = torch.arange(num_steps, dtype=torch.float64)
+    table = torch.tensor(coefficients, dtype=torch.float64)[:, None] * torch.tensor(decays, dtype=torch.float64)[:, None] ** lag
+    return table.to(dtype=dtype, device=device)
+
+
+class _MaxVoltage(torch.autograd.Function):
+    """V_max[b, o] = max_k V[b, k, o] with the closed-form gradient sum_j K(t_max - t_i^j)."""
+
+    @staticmethod
+    def forward(ctx, weights, spike_times, kernel, dt, num_steps, v_rest):
+        spikes = grid_spikes(spike_times, kernel, dt, num_steps, weights.dtype)
+        trace = filter_currents(input_currents(spikes, weights, num_steps), kernel, dt)
+        v_max, max_step = trace.max(dim=-1)
+        ctx.save_for_backward(spikes.step, spikes.phase, max_step)
+        ctx.kernel, ctx.dt = kernel, dt
+        ctx.mark_non_differentiable(max_step)
+        return v_max + v_rest, max_step
+
+    @staticmethod
+    def backward(ctx, grad_v_max, _grad_max_step):
+        step, phase, max_step = ctx.saved_tensors
+        psp = kernel_at(GriddedSpikes(step, phase), max_step, ctx.kernel, ctx.dt)  # [B, N_in, N_out]
+        grad_weights = torch.einsum("bio,bo->io", psp, grad_v_max)
+        return grad_weights, None, None, None, None, None
+
+
+def max_voltage(
+    spike_times: Tensor,
+    weights: Tensor,
+    kernel: ExponentialSumKernel,
+    dt: float,
+    num_steps: int,
+    v_rest: float = 0.0,
+) -> tuple[Tensor, Tensor]:
+    """Maximum voltage over the grid and its time: (V_max [B, N_out], t_max [B, N_out] in ms).
+
+    The gradient of V_max with respect to ``weights`` is the tempotron rule
+    dV_max/dW[i, o] = sum_j K(t_max - t_i^j); the trace is not kept for the backward pass.
+    """
+    v_max, max_step = _MaxVoltage.apply(weights, spike_times, kernel, dt, num_steps, v_rest)
+    return v_max, max_step.to(v_max.dtype) * dt

@@ -1,0 +1,104 @@
+"""The LightningModule: gradient descent on a per-pattern loss of each output's V_max.
+
+A training step sums the per-pattern losses of the batch, so every misclassified pattern
+contributes one full tempotron update (the seed's summed BinaryLoss); with SGD this is
+Gütig's rule, with heavy-ball momentum his momentum heuristic.
+
+Metrics, per split (``train`` is evaluated with the weights at the end of each epoch):
+``<split>/loss`` (mean per pattern), ``<split>/acc`` and ``<split>/acc_label_<label>``,
+the accuracy over the patterns of one label. ``train/online_loss`` and
+``train/online_acc`` are averaged over the epoch's batches while the weights change.
+A binary tempotron (one output) predicts label 1 iff V_max >= v_th; several outputs
+predict the output with the highest V_max.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy, MulticlassStatScores
+
+from lif.data import SPLITS
+
+
+class TempotronModule(L.LightningModule):
+    def __init__(
+        self,
+        net: nn.Module,
+        loss: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.loss = loss
+        self.make_optimizer = optimizer
+        self.make_scheduler = scheduler
+        self.num_classes = max(2, net.num_outputs)
+        self.evaluation_splits = ["val"]
+        self.online_loss = MeanMetric()
+        self.online_acc = MulticlassAccuracy(self.num_classes, average="micro")
+        # Keyed "<split>_split": a ModuleDict key may not shadow nn.Module.train.
+        self.split_losses = nn.ModuleDict({f"{split}_split": MeanMetric() for split in SPLITS})
+        self.split_scores = nn.ModuleDict(
+            {f"{split}_split": MulticlassStatScores(self.num_classes, average=None) for split in SPLITS}
+        )
+
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        self.evaluation_splits = list(getattr(datamodule, "evaluation_splits", ["val"]))
+
+    def predict(self, v_max: Tensor) -> Tensor:
+        if v_max.shape[1] == 1:
+            return (v_max[:, 0] >= self.net.v_th).long()
+        return v_max.argmax(dim=1)
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        spike_times, labels = batch
+        v_max, _ = self.net(spike_times)
+        losses = self.loss(v_max, labels)
+        self.online_loss.update(losses.detach())
+        self.online_acc.update(self.predict(v_max.detach()), labels)
+        self.log("train/online_loss", self.online_loss, on_step=False, on_epoch=True)
+        self.log("train/online_acc", self.online_acc, on_step=False, on_epoch=True)
+        return losses.sum()
+
+    def _evaluate(self, split: str, batch: tuple[Tensor, Tensor]) -> None:
+        spike_times, labels = batch
+        v_max, _ = self.net(spike_times)
+        self.split_losses[f"{split}_split"].update(self.loss(v_max, labels))
+        self.split_scores[f"{split}_split"].update(self.predict(v_max), labels)
+
+    def _log_split(self, split: str) -> None:
+        scores = self.split_scores[f"{split}_split"].compute()  # [classes, (tp, fp, tn, fn, support)]
+        correct, support = scores[:, 0].float(), scores[:, 4].float()
+        self.log(f"{split}/loss", self.split_losses[f"{split}_split"].compute())
+        self.log(f"{split}/acc", correct.sum() / support.sum())
+        for label in torch.nonzero(support).flatten().tolist():
+            self.log(f"{split}/acc_label_{label}", correct[label] / support[label])
+        self.split_losses[f"{split}_split"].reset()
+        self.split_scores[f"{split}_split"].reset()
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._evaluate(self.evaluation_splits[dataloader_idx], batch)
+
+    def on_validation_epoch_end(self) -> None:
+        for split in self.evaluation_splits:
+            self._log_split(split)
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self._evaluate("test", batch)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_split("test")
+
+    def configure_optimizers(self):
+        optimizer = self.make_optimizer(params=self.parameters())
+        if self.make_scheduler is None:
+            return optimizer
+        scheduler = self.make_scheduler(optimizer=optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}

@@ -1,0 +1,79 @@
+"""The app built from composed configs: every option instantiates, jobs learn and log."""
+
+import csv
+
+import pytest
+
+from conftest import CONFIG_DIR
+from lif.app import build_parts, train
+from lif.errors import ConfigError
+
+QUIET = ["trainer.enable_progress_bar=false"]
+GROUPS_NOT_OPTIONS = {"hydra", "paths"}  # settings of the app itself, not user choices
+
+
+def options():
+    for group in sorted(path for path in CONFIG_DIR.iterdir() if path.is_dir()):
+        if group.name in GROUPS_NOT_OPTIONS:
+            continue
+        for option in sorted(group.glob("*.yaml")):
+            yield f"{group.name}={option.stem}"
+
+
+@pytest.mark.parametrize("override", list(options()))
+def test_every_option_of_every_group_composes_and_instantiates(make_config, override):
+    parts = build_parts(make_config(override, "data.num_samples=20", "data.num_afferents=10"))
+    assert parts.module.net.num_afferents == parts.datamodule.splits["train"].tensors[0].shape[1]
+    assert parts.trainer.max_epochs >= 1
+
+
+def test_groups_cover_the_design():
+    groups = {path.name for path in CONFIG_DIR.iterdir() if path.is_dir()}
+    expected = {"env", "kernel", "encoder", "data", "model", "loss", "optimizer", "scheduler", "trainer"}
+    assert expected | {"callbacks", "logger", "experiment", "hparams_search", "hydra"} <= groups
+
+
+def test_200_patterns_over_100_afferents_are_learned_perfectly(make_config):
+    cfg = make_config(
+        "data.num_afferents=100",
+        "data.num_samples=200",
+        "data.batch_size=64",
+        "optimizer.lr=2e-4",
+        "trainer.max_epochs=600",
+        *QUIET,
+    )
+    metrics = train(cfg)
+    assert metrics["train/acc"] == 1.0
+    assert metrics["train/acc_label_0"] == metrics["train/acc_label_1"] == 1.0
+
+
+def test_splits_metrics_checkpoints_and_csv(make_config, tmp_path):
+    cfg = make_config(
+        "data.num_samples=120", "data.num_afferents=50", "data.val_fraction=0.25", "data.test_fraction=0.25",
+        "trainer.max_epochs=3", *QUIET,
+    )
+    metrics = train(cfg)
+    for split in ("train", "val", "test"):
+        for name in ("loss", "acc", "acc_label_0", "acc_label_1"):
+            assert 0.0 <= metrics[f"{split}/{name}"] <= (1.0 if "acc" in name else 1e6)
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    with open(tmp_path / "csv" / "metrics.csv") as handle:
+        epochs = {int(row["epoch"]) for row in csv.DictReader(handle) if row["train/acc"]}
+    assert epochs == {0, 1, 2}
+
+
+@pytest.mark.parametrize(
+    "override, field",
+    [
+        ("kernel.tau_s=20", "kernel.tau_s"),
+        ("env.T=0", "env.T"),
+        ("env.dt=-1", "env.dt"),
+        ("env.dt=600", "env.dt"),
+        ("data.test_fraction=1.0", "data.test_fraction"),
+        ("encoder.max_value=0.5", "encoder.max_value"),
+    ],
+)
+def test_bad_values_are_reported_with_their_config_field(make_config, override, field):
+    with pytest.raises(ConfigError) as raised:
+        build_parts(make_config(override))
+    assert raised.value.field == field

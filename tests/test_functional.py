@@ -1,0 +1,144 @@
+"""The exact projection-first voltages against independent references."""
+
+import math
+
+import pytest
+import torch
+
+from lif import functional
+from lif.kernels import DoubleExponentialKernel, ExponentialKernel
+
+
+def formula(t, spike, tau_m, tau_s, v_0):
+    """The double exponential PSP at time t of a spike at `spike`, written out."""
+    s = t - spike
+    return v_0 * (math.exp(-s / tau_m) - math.exp(-s / tau_s)) if s >= 0 else 0.0
+
+
+def dense_reference(spike_times, weights, kernel, dt, num_steps, v_rest=0.0):
+    """The naive way: a [B, L, N_in] PSP tensor, then a matrix product with the weights."""
+    if spike_times.dim() == 2:
+        spike_times = spike_times.unsqueeze(-1)
+    grid = torch.arange(num_steps, dtype=weights.dtype) * dt
+    lags = grid[None, :, None, None] - spike_times[:, None].to(weights.dtype)  # [B, L, N_in, S]
+    lags = torch.nan_to_num(lags, nan=-1.0, neginf=-1.0)  # no spike: no PSP
+    psp = kernel(lags).sum(-1)
+    return psp @ weights + v_rest  # [B, L, N_out]
+
+
+@pytest.mark.parametrize("dt", [1.0, 0.5, 0.25, 0.1])
+@pytest.mark.parametrize("tau_m, tau_s", [(15.0, 3.75), (20.0, 2.0), (8.0, 7.0)])
+@pytest.mark.parametrize("spike", [0.0, 13.0, 13.37, 99.99])
+def test_one_spike_reproduces_the_continuous_kernel_on_the_grid(dt, tau_m, tau_s, spike):
+    kernel = DoubleExponentialKernel(tau_m, tau_s)
+    num_steps = round(200.0 / dt)
+    weights = torch.ones(1, 1, dtype=torch.float64)
+    trace = functional.voltage(torch.tensor([[spike]], dtype=torch.float64), weights, kernel, dt, num_steps)
+    expected = [formula(k * dt, spike, tau_m, tau_s, kernel.v_0) for k in range(num_steps)]
+    assert trace[0, :, 0].tolist() == pytest.approx(expected, abs=1e-12)
+
+
+def test_many_spikes_sum_their_kernels_in_float32_too():
+    kernel = DoubleExponentialKernel(15.0, 3.75)
+    spikes = [2.0, 2.5, 10.0, 41.3, 41.3, 120.9]
+    weights = torch.tensor([[0.3], [-0.7], [1.1], [0.2], [0.5], [-0.4]])
+    times = torch.tensor([spikes])
+    trace = functional.voltage(times, weights, kernel, 0.5, 300, v_rest=-0.25)
+    expected = [
+        -0.25 + sum(w * formula(k * 0.5, s, 15.0, 3.75, kernel.v_0) for w, s in zip(weights[:, 0].tolist(), spikes))
+        for k in range(300)
+    ]
+    assert trace[0, :, 0].tolist() == pytest.approx(expected, abs=2e-6)
+
+
+@pytest.mark.parametrize("kernel", [DoubleExponentialKernel(15.0, 3.75), ExponentialKernel(10.0)])
+@pytest.mark.parametrize("spikes_per_afferent, num_outputs", [(1, 1), (1, 10), (3, 2)])
+def test_voltage_equals_the_dense_reference(kernel, spikes_per_afferent, num_outputs):
+    generator = torch.Generator().manual_seed(7)
+    batch, num_inputs, num_steps, dt = 6, 40, 257, 1.0  # 257: not a whole number of scan chunks
+    times = torch.rand(batch, num_inputs, spikes_per_afferent, generator=generator) * 300 - 20
+    weights = torch.randn(num_inputs, num_outputs, generator=generator) * 0.3
+    trace = functional.voltage(times, weights, kernel, dt, num_steps, v_rest=0.1)
+    reference = dense_reference(times.double(), weights.double(), kernel, dt, num_steps, v_rest=0.1)
+    assert trace.shape == (batch, num_steps, num_outputs)
+    torch.testing.assert_close(trace.double(), reference, rtol=0, atol=2e-5)
+
+
+def test_spikes_outside_the_window_or_missing_change_nothing():
+    kernel = DoubleExponentialKernel()
+    weights = torch.tensor([[1.0], [5.0], [5.0], [5.0]], dtype=torch.float64)
+    times = torch.tensor([[10.0, 100.0, float("inf"), float("nan")]], dtype=torch.float64)  # T = 100
+    trace = functional.voltage(times, weights, kernel, 1.0, 100)
+    alone = functional.voltage(times[:, :1], weights[:1], kernel, 1.0, 100)
+    assert torch.equal(trace, alone)
+
+
+def test_max_voltage_and_its_time_match_the_dense_reference():
+    generator = torch.Generator().manual_seed(3)
+    kernel = DoubleExponentialKernel()
+    times = torch.rand(32, 50, generator=generator, dtype=torch.float64) * 200
+    weights = torch.randn(50, 3, generator=generator, dtype=torch.float64) * 0.2
+    v_max, t_max = functional.max_voltage(times, weights, kernel, 0.5, 400, v_rest=-0.1)
+    reference = dense_reference(times, weights, kernel, 0.5, 400, v_rest=-0.1)
+    torch.testing.assert_close(v_max, reference.max(dim=1).values)
+    torch.testing.assert_close(t_max, reference.argmax(dim=1).double() * 0.5)
+
+
+def tempotron_rule(times, weights, kernel, dt, num_steps, labels, v_th):
+    """Gütig & Sompolinsky's rule written out: on an error, dW_i = y * sum_j K(t_max - t_i^j).
+
+    Returns the gradient of the summed hinge loss, i.e. minus that update, per pattern loop.
+    """
+    reference = dense_reference(times, weights, kernel, dt, num_steps)[:, :, 0]
+    gradient = torch.zeros_like(weights)
+    for b in range(times.shape[0]):
+        y = 1.0 if labels[b] == 1 else -1.0
+        v_max, k_max = reference[b].max(dim=0)
+        fired = v_max.item() >= v_th
+        if fired == (y > 0):
+            continue  # correct: no change
+        t_max = k_max.item() * dt
+        for i in range(times.shape[1]):
+            psp = sum(formula(t_max, s, kernel.tau_m, kernel.tau_s, kernel.v_0) for s in times[b, i].tolist())
+            gradient[i, 0] -= y * psp
+    return gradient
+
+
+def test_autograd_gradient_is_the_tempotron_rule():
+    generator = torch.Generator().manual_seed(11)
+    kernel = DoubleExponentialKernel()
+    batch, num_inputs, num_steps, dt, v_th = 24, 30, 300, 1.0, 1.0
+    times = torch.rand(batch, num_inputs, 2, generator=generator, dtype=torch.float64) * 300
+    weights = (torch.randn(num_inputs, 1, generator=generator, dtype=torch.float64) * 0.3).requires_grad_()
+    labels = torch.arange(batch) % 2
+    v_max, _ = functional.max_voltage(times, weights, kernel, dt, num_steps)
+    y = (2 * labels - 1).unsqueeze(1).double()
+    torch.relu(-y * (v_max - v_th)).sum().backward()
+
+    expected = tempotron_rule(times, weights.detach(), kernel, dt, num_steps, labels, v_th)
+    errors = ((v_max.detach()[:, 0] >= v_th).long() != labels).sum().item()
+    assert 0 < errors < batch  # both cases occur: errors change weights, correct patterns do not
+    torch.testing.assert_close(weights.grad, expected)
+
+
+def test_closed_form_backward_equals_autograd_through_the_trace():
+    generator = torch.Generator().manual_seed(5)
+    kernel = DoubleExponentialKernel(12.0, 2.0)
+    times = torch.rand(16, 20, 2, generator=generator, dtype=torch.float64) * 150 - 10
+    weights = torch.randn(20, 4, generator=generator, dtype=torch.float64).requires_grad_()
+    upstream = torch.randn(16, 4, generator=generator, dtype=torch.float64)
+    v_max, _ = functional.max_voltage(times, weights, kernel, 0.7, 200)
+    (closed_form,) = torch.autograd.grad((v_max * upstream).sum(), weights)
+    trace = functional.voltage(times, weights, kernel, 0.7, 200)
+    (through_trace,) = torch.autograd.grad((trace.max(dim=1).values * upstream).sum(), weights)
+    torch.testing.assert_close(closed_form, through_trace)
+
+
+def test_a_batch_never_builds_a_time_by_afferent_tensor():
+    # A [B, L, N_in] tensor here would need 8 * 4000 * 250_000 * 4 bytes = 32 GB.
+    kernel = DoubleExponentialKernel()
+    times = torch.rand(8, 250_000) * 4000
+    weights = (torch.randn(250_000, 1) * 0.01).requires_grad_()
+    v_max, _ = functional.max_voltage(times, weights, kernel, 1.0, 4000)
+    v_max.sum().backward()
+    assert torch.isfinite(weights.grad).all() and v_max.shape == (8, 1)

@@ -1,0 +1,35 @@
+import pytest
+import torch
+
+from lif.errors import ConfigError
+from lif.kernels import DoubleExponentialKernel
+from lif.layers import Tempotron
+
+
+def test_forward_is_the_maximum_of_the_trace():
+    torch.manual_seed(0)
+    layer = Tempotron(num_afferents=30, kernel=DoubleExponentialKernel(), num_outputs=3, T=100.0, dt=0.5, v_rest=0.2)
+    times = torch.rand(5, 30) * 100
+    v_max, t_max = layer(times)
+    trace = layer.voltage(times)
+    assert trace.shape == (5, 200, 3)
+    torch.testing.assert_close(v_max, trace.max(dim=1).values)
+    torch.testing.assert_close(t_max, trace.argmax(dim=1).float() * 0.5)
+
+
+def test_initial_weights_follow_the_configured_distribution():
+    torch.manual_seed(0)
+    layer = Tempotron(num_afferents=20_000, kernel=DoubleExponentialKernel(), init_mean=0.1, init_std=0.05)
+    assert layer.weight.shape == (20_000, 1)
+    assert layer.weight.mean().item() == pytest.approx(0.1, abs=0.002)
+    assert layer.weight.std().item() == pytest.approx(0.05, rel=0.03)
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [({"init_std": -1.0}, "init_std"), ({"num_outputs": 0}, "num_outputs"), ({"dt": 0.0}, "dt"), ({"T": -1.0}, "T")],
+)
+def test_bad_arguments_name_the_field(kwargs, field):
+    with pytest.raises(ConfigError) as raised:
+        Tempotron(num_afferents=10, kernel=DoubleExponentialKernel(), **kwargs)
+    assert raised.value.field == field
