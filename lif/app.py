@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +19,7 @@ import hydra
 import lightning as L
 from hydra.errors import InstantiationException
 from lightning.pytorch.callbacks import ProgressBar
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
@@ -27,19 +30,29 @@ from lif.module import TempotronModule
 log = logging.getLogger(__name__)
 
 
-def build(cfg: DictConfig, group: str, **kwargs: Any) -> Any:
-    """Instantiate config group ``group``; a ConfigError inside is renamed ``group.field``."""
+@contextmanager
+def reported_as(group: str) -> Iterator[None]:
+    """Report any error while building config group ``group`` as one ConfigError naming it.
+
+    Our own checks name the field (``kernel.tau_s``); errors of torch, Lightning or Hydra
+    name the group and keep their message (``optimizer: ... Invalid learning rate: -1``).
+    """
     try:
-        return hydra.utils.instantiate(cfg[group], **kwargs)
-    except InstantiationException as error:
-        cause = error.__cause__
-        while cause is not None and not isinstance(cause, ConfigError):
+        yield
+    except (ConfigError, InstantiationException, ValueError, TypeError, MisconfigurationException) as error:
+        cause: BaseException = error
+        while cause.__cause__ is not None and not isinstance(cause, ConfigError):
             cause = cause.__cause__
-        if cause is None:
-            raise
-        raise cause.within(group) from None
-    except ConfigError as error:
-        raise error.within(group) from None
+        if isinstance(cause, ConfigError):
+            raise cause.within(group) from None
+        message = " ".join(str(cause).split())  # one line
+        raise ConfigError(group, "valid settings", f"{type(cause).__name__}: {message}") from None
+
+
+def build(cfg: DictConfig, group: str, **kwargs: Any) -> Any:
+    """Instantiate config group ``group``; errors become a ConfigError naming ``group.field``."""
+    with reported_as(group):
+        return hydra.utils.instantiate(cfg[group], **kwargs)
 
 
 def build_each(node: DictConfig | None) -> list[Any]:
@@ -80,6 +93,12 @@ def build_parts(cfg: DictConfig) -> Parts:
         optimizer=build(cfg, "optimizer"),
         scheduler=build(cfg, "scheduler") if cfg.get("scheduler") else None,
     )
+    # Build the optimizer and schedule once now: torch checks their values only when called.
+    with reported_as("optimizer"):
+        optimizer = module.make_optimizer(params=module.parameters())
+    if module.make_scheduler is not None:
+        with reported_as("scheduler"):
+            module.make_scheduler(optimizer=optimizer)
     callbacks = build_each(cfg.get("callbacks"))
     if not cfg.trainer.get("enable_progress_bar", True):  # "no progress bar" also means not the rich one
         callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]

@@ -75,10 +75,6 @@ class SpikeDataModule(L.LightningDataModule):
         """Feature values [P, N] and integer labels [P]; subclasses implement it."""
         raise NotImplementedError
 
-    @property
-    def num_classes(self) -> int:
-        raise NotImplementedError
-
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
@@ -133,10 +129,6 @@ class RandomPatternsDataModule(SpikeDataModule):
         super().__init__(**kwargs)
         self.num_afferents = num_afferents
         self.num_samples = num_samples
-
-    @property
-    def num_classes(self) -> int:
-        return 2
 
     def generate(self) -> tuple[Tensor, Tensor]:
         generator = torch.Generator().manual_seed(self.seed)

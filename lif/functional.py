@@ -151,13 +151,14 @@ def voltage(
     return (trace + v_rest).transpose(1, 2)
 
 
-def kernel_at(spikes: GriddedSpikes, query_step: Tensor, kernel: ExponentialSumKernel, dt: float) -> Tensor:
+def kernel_at(
+    spikes: GriddedSpikes, query_step: Tensor, kernel: ExponentialSumKernel, dt: float, num_steps: int
+) -> Tensor:
     """PSP of each afferent at a query step: P[b, i, o] = sum_j K(t_query[b, o] - t_i^j).
 
     ``query_step`` is [B, N_out] (grid steps). Uses the gridded phases, so it is exact for
     off-grid spikes: K(t_q - t) = sum_c coef_c * d_c^(q - step) * phase_c for q >= step.
     """
-    num_steps = int(max(query_step.max().item(), spikes.step.max().item())) + 1
     lag = query_step[:, None, None, :] - spikes.step.unsqueeze(-1)  # [B, N_in, S, N_out]
     causal = lag >= 0
     lag = lag.clamp_(min=0)
@@ -187,14 +188,14 @@ class _MaxVoltage(torch.autograd.Function):
         trace = filter_currents(input_currents(spikes, weights, num_steps), kernel, dt)
         v_max, max_step = trace.max(dim=-1)
         ctx.save_for_backward(spikes.step, spikes.phase, max_step)
-        ctx.kernel, ctx.dt = kernel, dt
+        ctx.kernel, ctx.dt, ctx.num_steps = kernel, dt, num_steps
         ctx.mark_non_differentiable(max_step)
         return v_max + v_rest, max_step
 
     @staticmethod
     def backward(ctx, grad_v_max, _grad_max_step):
         step, phase, max_step = ctx.saved_tensors
-        psp = kernel_at(GriddedSpikes(step, phase), max_step, ctx.kernel, ctx.dt)  # [B, N_in, N_out]
+        psp = kernel_at(GriddedSpikes(step, phase), max_step, ctx.kernel, ctx.dt, ctx.num_steps)  # [B, N_in, N_out]
         grad_weights = torch.einsum("bio,bo->io", psp, grad_v_max)
         return grad_weights, None, None, None, None, None
 

@@ -71,6 +71,8 @@ def test_splits_metrics_checkpoints_and_csv(make_config, tmp_path):
         ("env.dt=600", "env.dt"),
         ("data.test_fraction=1.0", "data.test_fraction"),
         ("encoder.max_value=0.5", "encoder.max_value"),
+        ("optimizer.lr=-1", "optimizer"),  # torch's own check, reported with the group
+        ("trainer.max_epochs=-5", "trainer"),  # Lightning's own check
     ],
 )
 def test_bad_values_are_reported_with_their_config_field(make_config, override, field):
