@@ -146,9 +146,16 @@ def voltage(
 
     Differentiable in ``weights`` through ordinary autograd.
     """
-    spikes = grid_spikes(spike_times, kernel, dt, num_steps, weights.dtype)
-    trace = filter_currents(input_currents(spikes, weights, num_steps), kernel, dt)
+    _, trace = _gridded_trace(spike_times, weights, kernel, dt, num_steps)
     return (trace + v_rest).transpose(1, 2)
+
+
+def _gridded_trace(
+    spike_times: Tensor, weights: Tensor, kernel: ExponentialSumKernel, dt: float, num_steps: int
+) -> tuple[GriddedSpikes, Tensor]:
+    """The gridded spikes and the voltage above rest [B, N_out, L]: grid, project, filter."""
+    spikes = grid_spikes(spike_times, kernel, dt, num_steps, weights.dtype)
+    return spikes, filter_currents(input_currents(spikes, weights, num_steps), kernel, dt)
 
 
 def kernel_at(
@@ -184,8 +191,7 @@ class _MaxVoltage(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, weights, spike_times, kernel, dt, num_steps, v_rest):
-        spikes = grid_spikes(spike_times, kernel, dt, num_steps, weights.dtype)
-        trace = filter_currents(input_currents(spikes, weights, num_steps), kernel, dt)
+        spikes, trace = _gridded_trace(spike_times, weights, kernel, dt, num_steps)
         v_max, max_step = trace.max(dim=-1)
         ctx.save_for_backward(spikes.step, spikes.phase, max_step)
         ctx.kernel, ctx.dt, ctx.num_steps = kernel, dt, num_steps
