@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,13 +20,16 @@ import hydra
 import lightning as L
 from hydra.errors import InstantiationException
 from lightning.pytorch.callbacks import ProgressBar
+from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
 from rich.console import Console
 from rich.table import Table
 
 from lif.errors import ConfigError
+from lif.job import experiment_name, job_context, job_number, job_overrides
 from lif.module import TempotronModule
+from lif.tracking import TrialRecorder
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +80,14 @@ class Parts:
     datamodule: L.LightningDataModule
     module: TempotronModule
     trainer: L.Trainer
+    recorder: TrialRecorder | None
 
 
 def build_parts(cfg: DictConfig) -> Parts:
     """Instantiate every config group of a job, checking values before any training starts."""
     quiet_lightning()
+    with open_dict(cfg):
+        cfg.experiment_name = experiment_name(cfg)
     build(cfg, "env")  # checks T, dt, v_th and device before anything else is built
     build(cfg, "kernel")
     L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -99,30 +106,62 @@ def build_parts(cfg: DictConfig) -> Parts:
     if module.make_scheduler is not None:
         with reported_as("scheduler"):
             module.make_scheduler(optimizer=optimizer)
+
     callbacks = build_each(cfg.get("callbacks"))
     if not cfg.trainer.get("enable_progress_bar", True):  # "no progress bar" also means not the rich one
         callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
     loggers = build_each(cfg.get("logger"))
+    recorder = None
+    if cfg.get("tracking"):
+        make_recorder = build(cfg, "tracking", _partial_=True)  # job facts passed as plain Python
+        with reported_as("tracking"):
+            recorder = make_recorder(
+                job_config=OmegaConf.to_container(cfg, resolve=True),
+                overrides=job_overrides(),
+                seed=cfg.seed,
+                job_number=job_number(),
+                output_dir=str(cfg.paths.output_dir),
+            )
+        callbacks.append(recorder)
+        loggers.append(recorder.metrics_logger)
     trainer = build(cfg, "trainer", callbacks=callbacks, logger=loggers or False)
-    return Parts(datamodule, module, trainer)
+    return Parts(datamodule, module, trainer, recorder)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Train one job (a trial) and return its final metrics by name."""
+    """Train one job (a trial) and return its final metrics by name.
+
+    The job's W&B run is always finished and its trial row always ends as completed,
+    failed or interrupted (see :mod:`lif.job` and :mod:`lif.tracking.recorder`).
+    """
+    with job_context():
+        return _train(cfg)
+
+
+def _train(cfg: DictConfig) -> dict[str, float]:
     started = time.perf_counter()
     parts = build_parts(cfg)
-    datamodule, module, trainer = parts.datamodule, parts.module, parts.trainer
+    datamodule, module, trainer, recorder = parts.datamodule, parts.module, parts.trainer, parts.recorder
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    for logger in trainer.loggers:
+        logger.log_hyperparams(resolved)  # the W&B run config, the CSV logger's hparams.yaml
 
-    fit_started = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule)
-    fit_seconds = time.perf_counter() - fit_started
-    metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
-
-    if datamodule.test_dataloader():
-        checkpoint = trainer.checkpoint_callback
-        best = checkpoint.best_model_path if checkpoint is not None and checkpoint.best_model_path else None
-        trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
-        metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
+    try:
+        fit_started = time.perf_counter()
+        trainer.fit(module, datamodule=datamodule)
+        fit_seconds = time.perf_counter() - fit_started
+        metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
+        if datamodule.test_dataloader():
+            checkpoint = trainer.checkpoint_callback
+            best = checkpoint.best_model_path if checkpoint is not None and checkpoint.best_model_path else None
+            trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
+            metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
+    except BaseException as error:
+        if recorder is not None:
+            recorder.fail(error)
+        raise
+    if recorder is not None:
+        recorder.complete()
 
     summary = {
         "epochs": trainer.current_epoch,
@@ -130,12 +169,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
         "total_seconds": time.perf_counter() - started,
         "train_patterns_per_second": trainer.current_epoch * len(datamodule.splits["train"]) / fit_seconds,
     }
-    print_summary(cfg, metrics, summary, trainer)
+    print_summary(cfg, metrics, summary, parts)
     return metrics
 
 
-def print_summary(cfg: DictConfig, metrics: dict[str, float], summary: dict[str, float], trainer: L.Trainer) -> None:
+def print_summary(cfg: DictConfig, metrics: dict[str, float], summary: dict[str, float], parts: Parts) -> None:
     """A rich table: what ran, how long, how well, where the outputs are; also into the job's log."""
+    trainer = parts.trainer
     rows = [
         ("epochs", f"{summary['epochs']} (max {trainer.max_epochs})"),
         ("wall time", f"{summary['fit_seconds']:.2f} s fit, {summary['total_seconds']:.2f} s in train()"),
@@ -150,6 +190,12 @@ def print_summary(cfg: DictConfig, metrics: dict[str, float], summary: dict[str,
     checkpoint = trainer.checkpoint_callback
     if checkpoint is not None and checkpoint.best_model_path:
         rows.append(("best checkpoint", checkpoint.best_model_path))
+    if parts.recorder is not None:
+        rows.append(("tracking", f"trial {parts.recorder.trial_id} of experiment {cfg.experiment_name!r} in {cfg.tracking.url}"))
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger) and logger.version:
+            run_dir = Path(logger.experiment.dir).parent
+            rows.append(("W&B run", f"{logger.version} ({logger.experiment.settings.mode}); upload: wandb sync {run_dir}"))
 
     table = Table(title=f"lif · {cfg.task_name}", show_header=False, title_justify="left")
     table.add_column(style="bold cyan", no_wrap=True)

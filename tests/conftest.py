@@ -2,36 +2,55 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG_DIR = ROOT / "conf"
-
-
-def compose_config(overrides: list[str], output_dir: Path) -> DictConfig:
-    """The app's config with ``overrides``, as a job writing into ``output_dir`` would see it."""
-    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
-        cfg = compose("config", overrides=overrides, return_hydra_config=True)
-        with open_dict(cfg):
-            cfg.hydra.runtime.output_dir = str(output_dir)
-            cfg.hydra.job.num = 0
-        HydraConfig.instance().set_config(cfg)
-        with open_dict(cfg):
-            del cfg.hydra
-            cfg.paths.output_dir = str(output_dir)
-    return cfg
+from support import compose_config
 
 
 @pytest.fixture
 def make_config(tmp_path):
     """compose(overrides) -> config whose outputs go to a fresh temporary directory."""
 
-    def make(*overrides: str) -> DictConfig:
+    def make(*overrides: str):
         return compose_config(list(overrides), tmp_path)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL server on localhost (Debian's postgresql package), for the session."""
+    import glob
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+
+    binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    pg_ctl = binaries[-1] if binaries else shutil.which("pg_ctl")
+    if pg_ctl is None:
+        message = "PostgreSQL server binaries not found; install them with `apt-get install postgresql`"
+        if os.environ.get("LIF_REQUIRE_POSTGRES"):
+            pytest.fail(message)
+        pytest.skip(message)
+    initdb = os.path.join(os.path.dirname(pg_ctl), "initdb")
+    folder = tempfile.mkdtemp(prefix="lif-postgres-")
+    os.chmod(folder, 0o755)
+    as_owner: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        shutil.chown(folder, "postgres", "postgres")
+        as_owner = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data = os.path.join(folder, "data")
+    subprocess.run([*as_owner, initdb, "-D", data, "-A", "trust", "-U", "lif", "--no-sync"], check=True, capture_output=True)
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+    log = os.path.join(folder, "server.log")
+    subprocess.run([*as_owner, pg_ctl, "-D", data, "-o", options, "-l", log, "-w", "start"], check=True, capture_output=True)
+    try:
+        yield f"postgresql+psycopg://lif@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_owner, pg_ctl, "-D", data, "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)

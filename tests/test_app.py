@@ -4,11 +4,11 @@ import csv
 
 import pytest
 
-from conftest import CONFIG_DIR
+from support import CONFIG_DIR
 from lif.app import build_parts, train
 from lif.errors import ConfigError
 
-QUIET = ["trainer.enable_progress_bar=false"]
+QUIET = ["trainer.enable_progress_bar=false", "logger=csv", "tracking=none"]
 GROUPS_NOT_OPTIONS = {"hydra", "paths"}  # settings of the app itself, not user choices
 
 
@@ -21,7 +21,8 @@ def options():
 
 
 @pytest.mark.parametrize("override", list(options()))
-def test_every_option_of_every_group_composes_and_instantiates(make_config, override):
+def test_every_option_of_every_group_composes_and_instantiates(make_config, override, tmp_path, monkeypatch):
+    monkeypatch.setenv("LIF_TRACKING_URL", f"sqlite:///{tmp_path}/lif.db")
     parts = build_parts(make_config(override, "data.num_samples=20", "data.num_afferents=10"))
     assert parts.module.net.num_afferents == parts.datamodule.splits["train"].tensors[0].shape[1]
     assert parts.trainer.max_epochs >= 1
@@ -30,7 +31,7 @@ def test_every_option_of_every_group_composes_and_instantiates(make_config, over
 def test_groups_cover_the_design():
     groups = {path.name for path in CONFIG_DIR.iterdir() if path.is_dir()}
     expected = {"env", "kernel", "encoder", "data", "model", "loss", "optimizer", "scheduler", "trainer"}
-    assert expected | {"callbacks", "logger", "experiment", "hparams_search", "hydra"} <= groups
+    assert expected | {"callbacks", "logger", "tracking", "experiment", "hparams_search", "hydra"} <= groups
 
 
 def test_200_patterns_over_100_afferents_are_learned_perfectly(make_config):

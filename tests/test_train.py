@@ -1,20 +1,13 @@
 """`python train.py` as a researcher runs it (subprocesses, Hydra command line)."""
 
 import csv
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT
+from support import FAST, run_train
 
-FAST = ["data.num_samples=40", "data.num_afferents=20", "trainer.enable_progress_bar=false"]
-
-
-def run(*arguments: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "train.py", *arguments], cwd=ROOT, capture_output=True, text=True, timeout=600
-    )
+# These tests read the CSV logger's file and keep the tracking database out of the way.
+FAST = [*FAST, "logger=csv", "tracking=none"]
 
 
 def final_train_accuracy(metrics_csv):
@@ -24,7 +17,7 @@ def final_train_accuracy(metrics_csv):
 
 
 def test_one_epoch_writes_its_outputs(tmp_path):
-    result = run("trainer.max_epochs=1", f"hydra.run.dir={tmp_path}", *FAST)
+    result = run_train("trainer.max_epochs=1", f"hydra.run.dir={tmp_path}", *FAST)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / ".hydra" / "config.yaml").is_file()
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
@@ -33,7 +26,7 @@ def test_one_epoch_writes_its_outputs(tmp_path):
 
 
 def test_multirun_runs_every_job(tmp_path):
-    result = run("-m", "seed=1,2", "trainer.max_epochs=1", f"hydra.sweep.dir={tmp_path}", *FAST)
+    result = run_train("-m", "seed=1,2", "trainer.max_epochs=1", f"hydra.sweep.dir={tmp_path}", *FAST)
     assert result.returncode == 0, result.stderr
     for job in ("0", "1"):
         assert (tmp_path / job / "csv" / "metrics.csv").is_file()
@@ -45,7 +38,7 @@ def test_multirun_runs_every_job(tmp_path):
     [("kernel.tau_s=20", "kernel.tau_s"), ("env.dt=0", "env.dt"), ("data.val_fraction=1.5", "data.val_fraction")],
 )
 def test_bad_config_is_one_clear_line_and_a_failure(tmp_path, override, field):
-    result = run(override, f"hydra.run.dir={tmp_path}")
+    result = run_train(override, f"hydra.run.dir={tmp_path}")
     assert result.returncode != 0
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith(f"lif: config error: {field}: expected")
@@ -56,6 +49,6 @@ def test_bad_config_is_one_clear_line_and_a_failure(tmp_path, override, field):
 @pytest.mark.slow
 def test_default_load_one_is_learned_perfectly(tmp_path):
     # alpha = 1: 500 afferents, 500 patterns, T = 500 ms, dt = 1 ms (the defaults)
-    result = run("data.num_samples=500", f"hydra.run.dir={tmp_path}", "trainer.enable_progress_bar=false")
+    result = run_train("data.num_samples=500", f"hydra.run.dir={tmp_path}", "trainer.enable_progress_bar=false", "logger=csv", "tracking=none")
     assert result.returncode == 0, result.stderr
     assert final_train_accuracy(tmp_path / "csv" / "metrics.csv") == 1.0

@@ -1,0 +1,101 @@
+"""What a Hydra job knows about itself, and the wrapper every job runs inside.
+
+The wrapper (:func:`job_context`) makes W&B offline unless the user chose otherwise,
+turns SIGTERM into an exception (so the trial is recorded as interrupted instead of
+vanishing), and always finishes the W&B run, so that the next job of a single-process
+multirun starts a run of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+from omegaconf import DictConfig, OmegaConf
+
+
+def hydra_job() -> DictConfig | None:
+    """Hydra's own config of the running job, or None outside a Hydra app."""
+    return HydraConfig.get() if HydraConfig.initialized() else None
+
+
+def job_number() -> int | None:
+    hydra = hydra_job()
+    return OmegaConf.select(hydra, "job.num", default=None) if hydra is not None else None
+
+
+def job_overrides() -> list[str]:
+    """The command-line overrides of this job (``seed=2``, ``kernel.tau_m=10``)."""
+    hydra = hydra_job()
+    return list(OmegaConf.select(hydra, "overrides.task", default=[]) or []) if hydra is not None else []
+
+
+def experiment_name(cfg: DictConfig) -> str:
+    """``experiment_name`` if set, else the experiment group's option, else the sweep (multirun) or task name."""
+    if cfg.get("experiment_name"):
+        return str(cfg.experiment_name)
+    hydra = hydra_job()
+    if hydra is not None:
+        choice = OmegaConf.select(hydra, "runtime.choices.experiment", default=None)
+        if choice:
+            return str(choice)
+        if hydra.mode == RunMode.MULTIRUN:
+            return f"{cfg.task_name}-{Path(hydra.sweep.dir).name}"
+    return str(cfg.task_name)
+
+
+NOT_TAGS = ("hydra.", "tracking.", "paths.", "logger.", "~", "+hydra")
+MAX_TAG_LENGTH = 64  # W&B's limit
+
+
+def wandb_tags(overrides: list[str]) -> list[str]:
+    """W&B tags from a job's overrides: the experiment's parameters, at most 64 characters each.
+
+    Overrides of where things go (hydra.*, tracking.*, paths.*, logger.*) are not tags.
+    Registered as the config resolver ``lif.wandb_tags``.
+    """
+    tags = [str(override) for override in overrides if not str(override).lstrip("+").startswith(NOT_TAGS)]
+    return [tag if len(tag) <= MAX_TAG_LENGTH else tag[: MAX_TAG_LENGTH - 1] + "…" for tag in tags]
+
+
+OmegaConf.register_new_resolver("lif.wandb_tags", wandb_tags, replace=True)
+
+
+def finish_wandb(failed: bool) -> None:
+    """End the active W&B run, if any (a no-op when W&B was never imported)."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and wandb.run is not None:
+        wandb.finish(exit_code=1 if failed else 0)
+
+
+@contextmanager
+def job_context() -> Iterator[None]:
+    """Offline and quiet W&B by default, SIGTERM as an exception, and ``wandb.finish()`` in any case."""
+    os.environ.setdefault("WANDB_MODE", "offline")
+    os.environ.setdefault("WANDB_SILENT", "true")  # the job's summary table says where the run is
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if in_main_thread else None
+
+    def interrupt(signum, frame):
+        raise SIGTERMException(128 + signum)
+
+    if in_main_thread:
+        signal.signal(signal.SIGTERM, interrupt)
+    failed = True
+    try:
+        yield
+        failed = False
+    finally:
+        try:
+            finish_wandb(failed)
+        finally:
+            if in_main_thread:
+                signal.signal(signal.SIGTERM, previous)

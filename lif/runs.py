@@ -1,0 +1,255 @@
+"""Read the tracking database: experiments, their trials, one trial's epoch metrics.
+
+    python -m lif.runs                          # every experiment
+    python -m lif.runs trials [EXPERIMENT]      # its trials (default: the newest experiment)
+    python -m lif.runs show TRIAL               # one trial: config overrides, error, artifacts
+    python -m lif.runs export TRIAL [--format csv|json] [--output FILE]
+
+``--url`` selects the database (default ``$LIF_TRACKING_URL`` or ``sqlite:///outputs/lif.db``).
+The tool never writes: SQLite is opened read-only, PostgreSQL in read-only transactions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from lif.tracking.database import connect_read_only, default_url
+from lif.tracking.tables import Artifact, EpochMetric, Experiment, Trial
+
+NOT_PARAMETERS = ("paths", "hydra", "logger", "tracking", "experiment_name", "experiment_description")
+STATUS_STYLES = {"completed": "green", "running": "yellow", "failed": "red", "interrupted": "magenta"}
+
+
+def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
+    """{'a.b': 1} from {'a': {'b': 1}}; lists stay whole values."""
+    if not isinstance(config, dict):
+        return {prefix: config}
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def differing_parameters(trials: Sequence[Trial]) -> list[str]:
+    """Config keys whose values differ between the trials (paths and logging settings left out).
+
+    Keys that always hold the same values as a shorter key (``data.seed`` interpolating
+    ``seed``) are left out too.
+    """
+    flat = [flatten(trial.config) for trial in trials]
+    keys = sorted(set().union(*flat), key=lambda key: (len(key), key)) if flat else []
+    columns: dict[tuple[str, ...], str] = {}
+    for key in keys:
+        if key.split(".")[0] in NOT_PARAMETERS:
+            continue
+        values = tuple(json.dumps(config.get(key), sort_keys=True, default=str) for config in flat)
+        per_trial_paths = any(trial.output_dir and trial.output_dir in value for trial, value in zip(trials, values))
+        if len(set(values)) > 1 and not per_trial_paths:
+            columns.setdefault(values, key)
+    return sorted(columns.values())
+
+
+def best_trial(trials: Iterable[Trial], mode: str = "max") -> Trial | None:
+    scored = [trial for trial in trials if trial.best_value is not None and trial.status == "completed"]
+    if not scored:
+        return None
+    return (max if mode == "max" else min)(scored, key=lambda trial: trial.best_value)
+
+
+def duration(trial: Trial) -> str:
+    if trial.ended_at is None or trial.started_at is None:
+        return "-"
+    seconds = (trial.ended_at - trial.started_at).total_seconds()
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "-" if value is None else str(value)
+
+
+def mode_of(trial: Trial) -> str:
+    """The optimisation direction recorded in the trial's config (max unless it says min)."""
+    return str((trial.config.get("tracking") or {}).get("mode", "max"))
+
+
+class Runs:
+    """Queries over one tracking database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = connect_read_only(url)
+
+    def experiments(self) -> list[tuple[Experiment, list[Trial]]]:
+        with Session(self.engine) as session:
+            experiments = session.exec(select(Experiment).order_by(Experiment.created_at)).all()
+            trials = session.exec(select(Trial).order_by(Trial.id)).all()
+        by_experiment: dict[int, list[Trial]] = {experiment.id: [] for experiment in experiments}
+        for trial in trials:
+            by_experiment.setdefault(trial.experiment_id, []).append(trial)
+        return [(experiment, by_experiment[experiment.id]) for experiment in experiments]
+
+    def experiment(self, name: str | None) -> tuple[Experiment, list[Trial]]:
+        with Session(self.engine) as session:
+            query = select(Experiment)
+            query = query.where(Experiment.name == name) if name else query.order_by(Experiment.updated_at.desc())
+            experiment = session.exec(query).first()
+            if experiment is None:
+                raise LookupError(f"no experiment named {name!r}" if name else "the database holds no experiment")
+            trials = session.exec(select(Trial).where(Trial.experiment_id == experiment.id).order_by(Trial.id)).all()
+        return experiment, list(trials)
+
+    def trial(self, trial_id: int) -> tuple[Trial, Experiment, list[Artifact]]:
+        with Session(self.engine) as session:
+            trial = session.get(Trial, trial_id)
+            if trial is None:
+                raise LookupError(f"no trial with id {trial_id}")
+            experiment = session.get(Experiment, trial.experiment_id)
+            artifacts = session.exec(select(Artifact).where(Artifact.trial_id == trial_id).order_by(Artifact.id)).all()
+        return trial, experiment, list(artifacts)
+
+    def epoch_metrics(self, trial_id: int) -> list[dict[str, Any]]:
+        """One dict per epoch: {'epoch': 0, 'train/acc': 0.5, ...}."""
+        self.trial(trial_id)  # raises for an unknown id
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(EpochMetric).where(EpochMetric.trial_id == trial_id).order_by(EpochMetric.epoch, EpochMetric.id)
+            ).all()
+        epochs: dict[int, dict[str, Any]] = {}
+        for row in rows:
+            epochs.setdefault(row.epoch, {"epoch": row.epoch})[row.name] = row.value
+        return [epochs[epoch] for epoch in sorted(epochs)]
+
+    def metric_count(self, trial_id: int) -> int:
+        with Session(self.engine) as session:
+            return session.exec(select(func.count()).select_from(EpochMetric).where(EpochMetric.trial_id == trial_id)).one()
+
+
+def experiments_table(runs: Runs) -> Table:
+    table = Table(title=f"experiments in {runs.url}", title_justify="left")
+    for column in ("id", "name", "description", "trials", "status", "best", "updated"):
+        table.add_column(column, overflow="fold")
+    for experiment, trials in runs.experiments():
+        counts = {status: sum(trial.status == status for trial in trials) for status in STATUS_STYLES}
+        status = " ".join(
+            f"[{STATUS_STYLES[name]}]{count} {name}[/]" for name, count in counts.items() if count
+        )
+        best = best_trial(trials, mode_of(trials[0]) if trials else "max")
+        best_text = f"{best.optimized_metric} {short(best.best_value)} (trial {best.id})" if best else "-"
+        table.add_row(
+            str(experiment.id), experiment.name, experiment.description or "", str(len(trials)), status or "-",
+            best_text, experiment.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
+        )
+    return table
+
+
+def trials_table(runs: Runs, name: str | None) -> Table:
+    experiment, trials = runs.experiment(name)
+    parameters = differing_parameters(trials)
+    best = best_trial(trials, mode_of(trials[0]) if trials else "max")
+    metric = next((trial.optimized_metric for trial in trials if trial.optimized_metric), "metric")
+    title = f"experiment {experiment.name!r}: {len(trials)} trials" + (f" — {experiment.description}" if experiment.description else "")
+    table = Table(title=title, title_justify="left")
+    for column in ("trial", "job", "status", *parameters, f"{metric} final", "best", "epochs", "duration", "W&B run"):
+        table.add_column(column, overflow="fold")
+    for trial in trials:
+        flat = flatten(trial.config)
+        status = f"[{STATUS_STYLES.get(trial.status, 'white')}]{trial.status}[/]"
+        marker = " ★" if best is not None and trial.id == best.id else ""
+        table.add_row(
+            f"{trial.id}{marker}", short(trial.job_number), status, *(short(flat.get(key)) for key in parameters),
+            short(trial.final_value), short(trial.best_value), short(trial.epochs), duration(trial),
+            trial.wandb_run_id or "-",
+        )
+    return table
+
+
+def show_trial(runs: Runs, trial_id: int, console: Console) -> None:
+    trial, experiment, artifacts = runs.trial(trial_id)
+    table = Table(title=f"trial {trial.id} of experiment {experiment.name!r}", show_header=False, title_justify="left")
+    table.add_column(style="bold cyan", no_wrap=True)
+    table.add_column(overflow="fold")
+    for name, value in [
+        ("status", trial.status), ("job", trial.job_number), ("overrides", " ".join(trial.overrides) or "-"),
+        ("seed", trial.seed), ("started", trial.started_at), ("duration", duration(trial)), ("epochs", trial.epochs),
+        (f"{trial.optimized_metric} final", trial.final_value), ("best", trial.best_value),
+        ("metric rows", runs.metric_count(trial.id)), ("output dir", trial.output_dir),
+        ("host", trial.hostname), ("W&B run", trial.wandb_run_id),
+    ]:
+        table.add_row(name, short(value))
+    for artifact in artifacts:
+        table.add_row(artifact.kind, artifact.path)
+    console.print(table)
+    if trial.error:
+        console.print(f"[red]error[/]:\n{trial.error}", markup=True, highlight=False)
+
+
+def export(runs: Runs, trial_id: int, fmt: str) -> str:
+    epochs = runs.epoch_metrics(trial_id)
+    if fmt == "json":
+        trial, experiment, _ = runs.trial(trial_id)
+        return json.dumps({"trial": trial_id, "experiment": experiment.name, "epochs": epochs}, indent=2) + "\n"
+    names = sorted({name for row in epochs for name in row} - {"epoch"})
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["epoch", *names], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(epochs)
+    return buffer.getvalue()
+
+
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m lif.runs", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", default=default_url(), help="SQLAlchemy URL of the tracking database (default: %(default)s)")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("experiments", help="list every experiment (the default)")
+    trials = commands.add_parser("trials", help="list the trials of one experiment")
+    trials.add_argument("experiment", nargs="?", help="experiment name (default: the most recently updated)")
+    show = commands.add_parser("show", help="one trial in detail, with its error text and artifacts")
+    show.add_argument("trial", type=int)
+    exporter = commands.add_parser("export", help="a trial's epoch metrics, one row per epoch")
+    exporter.add_argument("trial", type=int)
+    exporter.add_argument("--format", choices=("csv", "json"), default="csv")
+    exporter.add_argument("--output", help="file to write (default: standard output)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    console = Console()
+    if not console.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
+        console = Console(width=200)
+    try:
+        runs = Runs(arguments.url)
+        if arguments.command in (None, "experiments"):
+            console.print(experiments_table(runs))
+        elif arguments.command == "trials":
+            console.print(trials_table(runs, arguments.experiment))
+        elif arguments.command == "show":
+            show_trial(runs, arguments.trial, console)
+        else:
+            text = export(runs, arguments.trial, arguments.format)
+            if arguments.output:
+                with open(arguments.output, "w") as handle:
+                    handle.write(text)
+            else:
+                sys.stdout.write(text)
+    except (LookupError, FileNotFoundError) as error:
+        print(f"lif.runs: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""Connecting to the tracking database: any SQLAlchemy URL, SQLite tuned for many writers.
+
+Default: ``sqlite:///outputs/lif.db``, a file relative to the working directory (override
+with ``tracking.url=...`` or the environment variable ``LIF_TRACKING_URL``). PostgreSQL
+(``postgresql+psycopg://user:password@host/db``, extra ``.[postgres]``) is the choice when
+jobs on several machines share one database.
+
+SQLite is opened with a write-ahead log and a busy timeout, so parallel jobs (the joblib
+launcher, several processes) wait for each other instead of failing with "database is
+locked"; every write is a short transaction.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import SQLModel, create_engine
+
+from lif.tracking import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+DEFAULT_URL = "sqlite:///outputs/lif.db"
+BUSY_TIMEOUT_SECONDS = 60
+
+
+def default_url() -> str:
+    return os.environ.get("LIF_TRACKING_URL", DEFAULT_URL)
+
+
+def _tune_sqlite(connection, _record) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+@functools.lru_cache(maxsize=8)
+def connect(url: str) -> Engine:
+    """An engine for ``url`` with the tables created (once per process and URL)."""
+    parsed = make_url(url)
+    connect_args = {}
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        connect_args = {"timeout": BUSY_TIMEOUT_SECONDS}
+    engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _tune_sqlite)
+    SQLModel.metadata.create_all(engine)
+    return engine
+
+
+def connect_read_only(url: str) -> Engine:
+    """An engine that cannot write: SQLite opened read-only, PostgreSQL in read-only transactions."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = Path(parsed.database or "")
+        if not path.is_file():
+            raise FileNotFoundError(f"tracking database {path} does not exist (run train.py first, or pass --url)")
+        return create_engine(f"sqlite:///file:{path.resolve()}?mode=ro&uri=true")
+    engine = create_engine(url)
+    if parsed.get_backend_name() == "postgresql":
+        engine = engine.execution_options(postgresql_readonly=True)
+    return engine

@@ -1,0 +1,118 @@
+"""Helpers shared by the tests (on sys.path through pytest's `pythonpath`)."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import lightning as L
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = ROOT / "conf"
+# Small, quiet jobs for command-line tests.
+FAST = ["data.num_samples=40", "data.num_afferents=20", "trainer.enable_progress_bar=false"]
+
+
+def compose_config(overrides: list[str], output_dir: Path) -> DictConfig:
+    """The app's config with ``overrides``, as a job writing into ``output_dir`` would see it."""
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
+        cfg = compose("config", overrides=overrides, return_hydra_config=True)
+        with open_dict(cfg):
+            cfg.hydra.runtime.output_dir = str(output_dir)
+            cfg.hydra.job.num = 0
+        HydraConfig.instance().set_config(cfg)
+        with open_dict(cfg):
+            del cfg.hydra
+            cfg.paths.output_dir = str(output_dir)
+    return cfg
+
+
+def run_train(*arguments: str, timeout: float = 600, **popen) -> subprocess.CompletedProcess:
+    """`python train.py ARGUMENTS` from the repository root; this folder is importable by the job."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run(
+        [sys.executable, "train.py", *arguments], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env, **popen
+    )
+
+
+class FailAtEpoch(L.Callback):
+    """Raises at the start of ``epoch`` when ``seed == fail_seed``: a job that breaks mid-training."""
+
+    def __init__(self, epoch: int, fail_seed: int, seed: int) -> None:
+        self.epoch, self.fail_seed, self.seed = epoch, fail_seed, seed
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if self.seed == self.fail_seed and trainer.current_epoch == self.epoch:
+            raise RuntimeError(f"injected failure at epoch {self.epoch}")
+
+
+def wandb_records(run_file: Path) -> list:
+    """Decode a W&B offline run file (``run-<id>.wandb``) into wandb's own protobuf records.
+
+    The file is a LevelDB-style log (a 7-byte W&B header, then 32 KiB blocks of records,
+    each with a 7-byte header: CRC, length, type = full/first/middle/last).
+    """
+    from wandb.proto import wandb_internal_pb2
+
+    data = run_file.read_bytes()
+    assert data[:4] == b":W&B", f"{run_file} is not a W&B run file"
+    position, block, pending, records = 7, 32768, b"", []
+    while position + 7 <= len(data):
+        if block - position % block < 7:  # too little room for a header: the block is padded
+            position += block - position % block
+            continue
+        _crc, length, kind = struct.unpack("<IHB", data[position : position + 7])
+        if kind == 0 and length == 0:
+            break
+        chunk = data[position + 7 : position + 7 + length]
+        position += 7 + length
+        if kind == 1:
+            pending, complete = b"", chunk
+        elif kind == 2:
+            pending, complete = chunk, None
+        elif kind == 3:
+            pending, complete = pending + chunk, None
+        else:
+            pending, complete = b"", pending + chunk
+        if complete is not None:
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(complete)
+            records.append(record)
+    return records
+
+
+def wandb_run_record(run_dir: Path):
+    """The run record (id, group, tags, config) of an offline W&B run directory."""
+    (run_file,) = run_dir.glob("run-*.wandb")
+    runs = [record.run for record in wandb_records(run_file) if record.WhichOneof("record_type") == "run"]
+    assert runs, f"no run record in {run_file}"
+    return runs[0]
+
+
+def write_trials(url: str, worker: int, num_trials: int, num_epochs: int) -> None:
+    """One of several concurrent writers: trials with epoch metrics, as the app writes them."""
+    from lif.tracking import TrialStore
+
+    store = TrialStore(url)
+    for number in range(num_trials):
+        trial_id = store.start_trial("concurrent", "four writers", seed=worker, job_number=number, overrides=[f"seed={worker}"])
+        for epoch in range(num_epochs):
+            store.add_metrics(trial_id, epoch, {"train/loss": 1.0 / (epoch + 1), "train/acc": epoch / num_epochs})
+        store.finish_trial(trial_id, "completed", final_value=1.0, best_value=1.0)
+
+
+def wandb_config(run_dir: Path) -> dict[str, str]:
+    """The run config of an offline W&B run: key -> JSON text, from init and later updates."""
+    (run_file,) = run_dir.glob("run-*.wandb")
+    config: dict[str, str] = {}
+    for record in wandb_records(run_file):
+        kind = record.WhichOneof("record_type")
+        updates = record.run.config.update if kind == "run" else record.config.update if kind == "config" else []
+        config.update({item.key: item.value_json for item in updates})
+    return config

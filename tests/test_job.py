@@ -1,0 +1,34 @@
+import pytest
+from omegaconf import OmegaConf
+
+from lif.job import experiment_name, finish_wandb, job_context, wandb_tags
+
+
+def test_tags_are_the_parameters_within_wandb_limits():
+    overrides = ["seed=1", "hydra.run.dir=/tmp/x", "tracking.url=sqlite:///a/b.db", "+callbacks.x._target_=" + "a" * 80]
+    tags = wandb_tags(overrides)
+    assert tags[0] == "seed=1" and len(tags) == 2
+    assert len(tags[1]) == 64
+
+
+def test_experiment_name_outside_hydra():
+    assert experiment_name(OmegaConf.create({"experiment_name": "capacity", "task_name": "train"})) == "capacity"
+    assert experiment_name(OmegaConf.create({"experiment_name": None, "task_name": "train"})) == "train"
+
+
+def test_experiment_name_from_the_experiment_option(make_config):
+    cfg = make_config("experiment=tempotron_seed")
+    assert experiment_name(cfg) == "tempotron_seed"
+
+
+def test_job_context_finishes_wandb_even_on_error(tmp_path, monkeypatch):
+    import wandb
+
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    with pytest.raises(RuntimeError):
+        with job_context():
+            run = wandb.init(project="lif-test", dir=str(tmp_path))
+            assert run.settings.mode == "offline"  # offline unless the user says otherwise
+            raise RuntimeError("job failed")
+    assert wandb.run is None
+    finish_wandb(failed=False)  # nothing active: a no-op

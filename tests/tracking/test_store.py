@@ -1,0 +1,51 @@
+import multiprocessing
+
+import pytest
+from sqlmodel import Session, func, select
+
+from lif.tracking import EpochMetric, Experiment, Trial, TrialStore
+from support import write_trials
+
+
+def test_four_concurrent_writer_processes_lose_no_rows(tmp_path):
+    url = f"sqlite:///{tmp_path}/shared.db"
+    TrialStore(url)  # create the tables once, as the first job of a sweep would
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=write_trials, args=(url, worker, 15, 8)) for worker in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=300)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
+
+    with Session(TrialStore(url).engine) as session:
+        assert session.exec(select(func.count()).select_from(Experiment)).one() == 1
+        assert session.exec(select(func.count()).select_from(Trial).where(Trial.status == "completed")).one() == 60
+        assert session.exec(select(func.count()).select_from(EpochMetric)).one() == 4 * 15 * 8 * 2
+        per_worker = session.exec(select(Trial.seed, func.count()).group_by(Trial.seed)).all()
+    assert sorted(per_worker) == [(0, 15), (1, 15), (2, 15), (3, 15)]
+
+
+def test_experiment_is_reused_and_its_description_updated(tmp_path):
+    store = TrialStore(f"sqlite:///{tmp_path}/lif.db")
+    first = store.experiment_id("grid", "first words")
+    assert store.experiment_id("grid") == first
+    assert store.experiment_id("grid", "better words") == first
+    with Session(store.engine) as session:
+        assert session.get(Experiment, first).description == "better words"
+
+
+def test_statuses_and_artifact_kinds_are_checked(tmp_path):
+    store = TrialStore(f"sqlite:///{tmp_path}/lif.db")
+    trial = store.start_trial("e", seed=3, config={"a": {"b": 1}}, overrides=["a.b=1"])
+    with pytest.raises(ValueError, match="final status"):
+        store.finish_trial(trial, "done")
+    with pytest.raises(ValueError, match="artifact kind"):
+        store.add_artifact(trial, "movie", "/tmp/x")
+    store.add_metrics(trial, 0, {"train/acc": float("nan"), "train/loss": 0.5})  # NaN is not a measurement
+    store.finish_trial(trial, "failed", error="boom")
+    with Session(store.engine) as session:
+        row = session.get(Trial, trial)
+        metrics = session.exec(select(EpochMetric.name)).all()
+    assert (row.status, row.error, row.config, row.overrides) == ("failed", "boom", {"a": {"b": 1}}, ["a.b=1"])
+    assert row.ended_at is not None and metrics == ["train/loss"]
