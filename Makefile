@@ -4,10 +4,13 @@ VENV ?= .venv
 # torch is installed first and pinned: an unpinned torch pulls a multi-GB CUDA build.
 # Another build: `make TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu126" install`
 TORCH ?= torch==2.13.0
+# The Optuna sweeper, installed without its declared optuna<3 pin (see pyproject.toml).
+SWEEPER ?= hydra-optuna-sweeper==1.3.0
+OPTUNA_STORAGE ?= sqlite:///outputs/optuna.db
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: install install-dev train test clean
+.PHONY: install install-dev train test dashboard clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +18,7 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet --no-deps $(SWEEPER)
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
@@ -29,6 +33,11 @@ train: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(ARGS)
+
+# Optuna's web UI on the study storage, on http://127.0.0.1:8080 (Ctrl-C stops it).
+dashboard: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet "optuna-dashboard>=0.15"
+	$(BIN)/optuna-dashboard $(OPTUNA_STORAGE) --host 127.0.0.1 --port 8080
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache

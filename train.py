@@ -3,10 +3,17 @@
 Returns the value of `optimized_metric` so that sweepers (Optuna) can optimise it.
 """
 
+import warnings
+
 import hydra
 from omegaconf import DictConfig
 
+import lif.search  # noqa: F401  (registers ${lif.study_seed:...} for the search configs)
 from lif.errors import ConfigError
+
+# hydra-optuna-sweeper 1.3.0 builds Optuna's pre-3.0 distribution classes, which warn on
+# every trial (they go in Optuna 6, which pyproject.toml excludes).
+warnings.filterwarnings("ignore", message=r".*Distribution has been deprecated in v3\.0\.0", category=FutureWarning)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")

@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lif.errors import ConfigError
-from lif.job import experiment_name, job_context, job_number, job_overrides
+from lif.job import experiment_name, job_context, job_number, job_overrides, optuna_study
 from lif.module import TempotronModule
 from lif.tracking import TrialRecorder
 
@@ -121,6 +121,7 @@ def build_parts(cfg: DictConfig) -> Parts:
                 seed=cfg.seed,
                 job_number=job_number(),
                 output_dir=str(cfg.paths.output_dir),
+                **optuna_study(),
             )
         callbacks.append(recorder)
         loggers.append(recorder.metrics_logger)

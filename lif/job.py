@@ -38,6 +38,16 @@ def job_overrides() -> list[str]:
     return list(OmegaConf.select(hydra, "overrides.task", default=[]) or []) if hydra is not None else []
 
 
+def optuna_study() -> dict[str, str | None]:
+    """{study_name, study_storage} of the Optuna sweep running this job (both None otherwise)."""
+    hydra = hydra_job()
+    sweeper = OmegaConf.select(hydra, "sweeper", default=None) if hydra is not None else None
+    if sweeper is None or "study_name" not in sweeper:
+        return {"study_name": None, "study_storage": None}
+    storage = sweeper.get("storage")
+    return {"study_name": sweeper.get("study_name"), "study_storage": str(storage) if storage else None}
+
+
 def experiment_name(cfg: DictConfig) -> str:
     """``experiment_name`` if set, else the experiment group's option, else the sweep (multirun) or task name."""
     if cfg.get("experiment_name"):

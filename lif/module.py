@@ -65,7 +65,10 @@ class TempotronModule(L.LightningModule):
         self.online_acc.update(self.predict(v_max.detach()), labels)
         self.log("train/online_loss", self.online_loss, on_step=False, on_epoch=True)
         self.log("train/online_acc", self.online_acc, on_step=False, on_epoch=True)
-        return losses.sum()
+        loss = losses.sum()
+        if not torch.isfinite(loss):  # fail the job (and its trial) instead of training on NaN
+            raise FloatingPointError(f"training loss is {loss.item()} at epoch {self.current_epoch}, batch {batch_idx}")
+        return loss
 
     def _evaluate(self, split: str, batch: tuple[Tensor, Tensor]) -> None:
         spike_times, labels = batch

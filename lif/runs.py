@@ -139,7 +139,7 @@ class Runs:
 
 def experiments_table(runs: Runs) -> Table:
     table = Table(title=f"experiments in {runs.url}", title_justify="left")
-    for column in ("id", "name", "description", "trials", "status", "best", "updated"):
+    for column in ("id", "name", "description", "Optuna study", "trials", "status", "best", "updated"):
         table.add_column(column, overflow="fold")
     for experiment, trials in runs.experiments():
         counts = {status: sum(trial.status == status for trial in trials) for status in STATUS_STYLES}
@@ -149,7 +149,8 @@ def experiments_table(runs: Runs) -> Table:
         best = best_trial(trials, mode_of(trials[0]) if trials else "max")
         best_text = f"{best.optimized_metric} {short(best.best_value)} (trial {best.id})" if best else "-"
         table.add_row(
-            str(experiment.id), experiment.name, experiment.description or "", str(len(trials)), status or "-",
+            str(experiment.id), experiment.name, experiment.description or "", experiment.study_name or "-",
+            str(len(trials)), status or "-",
             best_text, experiment.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
         )
     return table

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import lightning as L
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
@@ -95,10 +96,15 @@ def wandb_run_record(run_dir: Path):
     return runs[0]
 
 
-def write_trials(url: str, worker: int, num_trials: int, num_epochs: int) -> None:
-    """One of several concurrent writers: trials with epoch metrics, as the app writes them."""
+def write_trials(url: str, worker: int, num_trials: int, num_epochs: int, start=None) -> None:
+    """One of several concurrent writers: trials with epoch metrics, as the app writes them.
+
+    ``start`` (a barrier) lines the writers up so that they also race to create the tables.
+    """
     from lif.tracking import TrialStore
 
+    if start is not None:
+        start.wait()
     store = TrialStore(url)
     for number in range(num_trials):
         trial_id = store.start_trial("concurrent", "four writers", seed=worker, job_number=number, overrides=[f"seed={worker}"])
@@ -116,3 +122,16 @@ def wandb_config(run_dir: Path) -> dict[str, str]:
         updates = record.run.config.update if kind == "run" else record.config.update if kind == "config" else []
         config.update({item.key: item.value_json for item in updates})
     return config
+
+
+class PoisonWeights(L.Callback):
+    """Sets every weight to NaN at the start of training when ``trigger == when``."""
+
+    def __init__(self, trigger: float, when: float) -> None:
+        self.poisoned = trigger == when
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if self.poisoned:
+            with torch.no_grad():
+                for parameter in pl_module.parameters():
+                    parameter.fill_(float("nan"))

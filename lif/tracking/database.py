@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import SQLModel, create_engine
 
 from lif.tracking import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -51,8 +53,21 @@ def connect(url: str) -> Engine:
     engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _tune_sqlite)
-    SQLModel.metadata.create_all(engine)
+    create_tables(engine)
     return engine
+
+
+def create_tables(engine: Engine, attempts: int = 20) -> None:
+    """Create the missing tables. Parallel jobs starting on a new database race to create
+    them; the loser sees "already exists" and retries, and then finds them in place."""
+    for attempt in range(attempts):
+        try:
+            SQLModel.metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError) as error:
+            if attempt == attempts - 1 or not any(text in str(error) for text in ("already exists", "duplicate key")):
+                raise
+            time.sleep(0.05 * (attempt + 1))
 
 
 def connect_read_only(url: str) -> Engine:

@@ -37,6 +37,8 @@ class TrialRecorder(Callback):
         seed: int | None = None,
         job_number: int | None = None,
         output_dir: str | None = None,
+        study_name: str | None = None,
+        study_storage: str | None = None,
     ) -> None:
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
@@ -50,6 +52,8 @@ class TrialRecorder(Callback):
         self.seed = seed
         self.job_number = job_number
         self.output_dir = output_dir
+        self.study_name = study_name
+        self.study_storage = study_storage
         self.trial_id: int | None = None
         self.finished = False
         self.final_value: float | None = None
@@ -66,6 +70,8 @@ class TrialRecorder(Callback):
         self.trial_id = self.store.start_trial(
             self.experiment_name,
             self.experiment_description,
+            study_name=self.study_name,
+            study_storage=self.study_storage,
             config=self.job_config,
             overrides=self.overrides,
             seed=self.seed,

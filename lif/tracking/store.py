@@ -7,6 +7,7 @@ import socket
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -21,8 +22,11 @@ class TrialStore:
         self.url = url
         self.engine = connect(url)
 
-    def experiment_id(self, name: str, description: str = "") -> int:
-        """The id of experiment ``name``, created if new; a non-empty description replaces the old one."""
+    def experiment_id(
+        self, name: str, description: str = "", study_name: str | None = None, study_storage: str | None = None
+    ) -> int:
+        """The id of experiment ``name``, created if new; given (non-empty) fields replace the old ones."""
+        study_storage = make_url(study_storage).render_as_string(hide_password=True) if study_storage else None
         for _attempt in range(5):
             with Session(self.engine) as session:
                 experiment = session.exec(select(Experiment).where(Experiment.name == name)).first()
@@ -32,6 +36,8 @@ class TrialStore:
                     experiment.updated_at = now()
                     if description:
                         experiment.description = description
+                if study_name:
+                    experiment.study_name, experiment.study_storage = study_name, study_storage
                 session.add(experiment)
                 try:
                     session.commit()
@@ -46,6 +52,8 @@ class TrialStore:
         experiment: str,
         description: str = "",
         *,
+        study_name: str | None = None,
+        study_storage: str | None = None,
         config: Mapping[str, Any] | None = None,
         overrides: Sequence[str] = (),
         seed: int | None = None,
@@ -55,7 +63,7 @@ class TrialStore:
     ) -> int:
         """Insert a trial with status ``running``; returns its id."""
         trial = Trial(
-            experiment_id=self.experiment_id(experiment, description),
+            experiment_id=self.experiment_id(experiment, description, study_name, study_storage),
             config=dict(config or {}),
             overrides=list(overrides),
             seed=seed,

@@ -30,6 +30,8 @@ class Experiment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True)
     description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    study_name: str | None = None  # the Optuna study of a hyperparameter search
+    study_storage: str | None = None  # where that study lives (password hidden)
     created_at: datetime = Field(default_factory=now)
     updated_at: datetime = Field(default_factory=now)
 

@@ -8,10 +8,10 @@ from support import write_trials
 
 
 def test_four_concurrent_writer_processes_lose_no_rows(tmp_path):
-    url = f"sqlite:///{tmp_path}/shared.db"
-    TrialStore(url)  # create the tables once, as the first job of a sweep would
+    url = f"sqlite:///{tmp_path}/shared.db"  # new: the writers also race to create the tables
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=write_trials, args=(url, worker, 15, 8)) for worker in range(4)]
+    start = context.Barrier(4)
+    workers = [context.Process(target=write_trials, args=(url, worker, 15, 8, start)) for worker in range(4)]
     for worker in workers:
         worker.start()
     for worker in workers:

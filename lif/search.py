@@ -1,0 +1,38 @@
+"""Support for Optuna searches run by hydra-optuna-sweeper (``-m hparams_search=<name>``).
+
+A study lives in persistent storage, and rerunning the same command adds trials to it.
+A seeded sampler would then replay its random start-up points; ``${lif.study_seed:...}``
+gives the sampler ``seed + number of trials already in the study`` instead, which is
+still reproducible (the same storage state gives the same seed) but never repeats a
+resumed run's first points. It is a config resolver registered on import (train.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+log = logging.getLogger(__name__)
+
+
+def study_seed(seed: int | None, storage: str | None, study_name: str | None) -> int | None:
+    """``seed`` plus the number of trials study ``study_name`` already holds in ``storage`` (a URL)."""
+    if seed is None or not storage or not study_name or not isinstance(storage, str):
+        return seed
+    import optuna
+    from sqlalchemy.engine import make_url
+
+    url = make_url(storage)
+    if url.get_backend_name() == "sqlite" and url.database:  # Optuna does not create the folder
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    summaries = optuna.study.get_all_study_summaries(storage, include_best_trial=False)
+    existing = next((summary.n_trials for summary in summaries if summary.study_name == study_name), 0)
+    if existing:
+        log.info("study %s holds %d trials: sampler seed %d + %d", study_name, existing, seed, existing)
+    return int(seed) + existing
+
+
+OmegaConf.register_new_resolver("lif.study_seed", study_seed, replace=True)
