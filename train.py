@@ -8,7 +8,7 @@ import warnings
 import hydra
 from omegaconf import DictConfig
 
-import lif.search  # noqa: F401  (registers ${lif.study_seed:...} for the search configs)
+import lif.resolvers  # noqa: F401  (registers the config resolvers here, in the main process)
 from lif.errors import ConfigError
 
 # hydra-optuna-sweeper 1.3.0 builds Optuna's pre-3.0 distribution classes, which warn on

@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from rich.console import Console
 from rich.table import Table
 
+from lif import resolvers
 from lif.errors import ConfigError
 from lif.job import experiment_name, job_context, job_number, job_overrides, optuna_study
 from lif.module import TempotronModule
@@ -135,6 +136,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     The job's W&B run is always finished and its trial row always ends as completed,
     failed or interrupted (see :mod:`lif.job` and :mod:`lif.tracking.recorder`).
     """
+    resolvers.register()  # a launcher worker may have restored a snapshot without them
     with job_context():
         return _train(cfg)
 

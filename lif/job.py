@@ -62,23 +62,6 @@ def experiment_name(cfg: DictConfig) -> str:
     return str(cfg.task_name)
 
 
-NOT_TAGS = ("hydra.", "tracking.", "paths.", "logger.", "~", "+hydra")
-MAX_TAG_LENGTH = 64  # W&B's limit
-
-
-def wandb_tags(overrides: list[str]) -> list[str]:
-    """W&B tags from a job's overrides: the experiment's parameters, at most 64 characters each.
-
-    Overrides of where things go (hydra.*, tracking.*, paths.*, logger.*) are not tags.
-    Registered as the config resolver ``lif.wandb_tags``.
-    """
-    tags = [str(override) for override in overrides if not str(override).lstrip("+").startswith(NOT_TAGS)]
-    return [tag if len(tag) <= MAX_TAG_LENGTH else tag[: MAX_TAG_LENGTH - 1] + "…" for tag in tags]
-
-
-OmegaConf.register_new_resolver("lif.wandb_tags", wandb_tags, replace=True)
-
-
 def finish_wandb(failed: bool) -> None:
     """End the active W&B run, if any (a no-op when W&B was never imported)."""
     wandb = sys.modules.get("wandb")

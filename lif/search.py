@@ -4,15 +4,13 @@ A study lives in persistent storage, and rerunning the same command adds trials 
 A seeded sampler would then replay its random start-up points; ``${lif.study_seed:...}``
 gives the sampler ``seed + number of trials already in the study`` instead, which is
 still reproducible (the same storage state gives the same seed) but never repeats a
-resumed run's first points. It is a config resolver registered on import (train.py).
+resumed run's first points. It is registered as a config resolver by :mod:`lif.resolvers`.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-
-from omegaconf import OmegaConf
 
 log = logging.getLogger(__name__)
 
@@ -34,5 +32,3 @@ def study_seed(seed: int | None, storage: str | None, study_name: str | None) ->
         log.info("study %s holds %d trials: sampler seed %d + %d", study_name, existing, seed, existing)
     return int(seed) + existing
 
-
-OmegaConf.register_new_resolver("lif.study_seed", study_seed, replace=True)

@@ -1,7 +1,8 @@
 import pytest
 from omegaconf import OmegaConf
 
-from lif.job import experiment_name, finish_wandb, job_context, wandb_tags
+from lif.job import experiment_name, finish_wandb, job_context
+from lif.resolvers import wandb_tags
 
 
 def test_tags_are_the_parameters_within_wandb_limits():

@@ -66,9 +66,12 @@ def test_a_tpe_study_is_persistent_recorded_and_resumed_without_repeating_points
 
 
 def test_two_joblib_workers_run_the_sweep_and_every_trial_is_recorded(tmp_path):
+    # Two batches of two, with the W&B logger: the second batch runs in reused workers,
+    # where Hydra restores the main process's config resolvers before each job.
     storage, url = f"sqlite:///{tmp_path}/optuna.db", f"sqlite:///{tmp_path}/lif.db"
+    search = [argument for argument in SEARCH if argument != "logger=none"]
     result = run_train(
-        "-m", *SEARCH, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.n_jobs=2",
+        "-m", *search, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.n_jobs=2",
         "hydra.sweeper.n_trials=4", f"hydra.sweeper.storage={storage}", f"tracking.url={url}",
         f"hydra.sweep.dir={tmp_path}/sweep",
     )
@@ -76,7 +79,9 @@ def test_two_joblib_workers_run_the_sweep_and_every_trial_is_recorded(tmp_path):
     failures = [line for line in result.stderr.splitlines() if "Failed experiment" in line]
     assert not failures, failures
     assert [trial.state for trial in study_trials(storage, "tempotron_optuna")] == [optuna.trial.TrialState.COMPLETE] * 4
-    assert sorted(row.status for row in tracked(url, "tempotron_optuna")[1]) == ["completed"] * 4
+    rows = tracked(url, "tempotron_optuna")[1]
+    assert sorted(row.status for row in rows) == ["completed"] * 4
+    assert len({row.wandb_run_id for row in rows}) == 4
 
 
 def test_a_failed_trial_is_a_failure_for_optuna_and_the_sweep_goes_on(tmp_path):
