@@ -61,8 +61,9 @@ def build(cfg: DictConfig, group: str, **kwargs: Any) -> Any:
 
 
 def build_each(node: DictConfig | None) -> list[Any]:
-    """Instantiate every entry of a mapping of configs (callbacks, loggers) that has a _target_."""
-    return [hydra.utils.instantiate(entry) for entry in (node or {}).values() if "_target_" in entry]
+    """Instantiate every entry of a mapping of configs (callbacks, loggers) that has a _target_
+    (an entry set to null is switched off)."""
+    return [hydra.utils.instantiate(entry) for entry in (node or {}).values() if entry and "_target_" in entry]
 
 
 def quiet_lightning() -> None:
@@ -95,9 +96,15 @@ def build_parts(cfg: DictConfig) -> Parts:
     log.info("building %s: data=%s model=%s kernel=%s", cfg.task_name, cfg.data._target_, cfg.model._target_, cfg.kernel._target_)
     datamodule = build(cfg, "data")
     datamodule.setup("fit")  # generate and encode now: bad data fails before any output is written
+    net = build(cfg, "model", num_afferents=datamodule.num_afferents)  # the encoded input's width
+    loss = build(cfg, "loss")
+    with reported_as("model"):
+        loss.check(net.num_outputs)
+    if datamodule.num_classes > max(2, net.num_outputs):
+        raise ConfigError("model.num_outputs", f"one output per class ({datamodule.num_classes} classes)", net.num_outputs)
     module = TempotronModule(
-        net=build(cfg, "model"),
-        loss=build(cfg, "loss"),
+        net=net,
+        loss=loss,
         optimizer=build(cfg, "optimizer"),
         scheduler=build(cfg, "scheduler") if cfg.get("scheduler") else None,
     )

@@ -1,8 +1,14 @@
-"""Data modules: feature values -> encoder -> spike times, with disjoint stratified splits.
+"""Data modules: feature values -> encoder -> input spikes, with disjoint stratified splits.
 
 :class:`SpikeDataModule` owns what every data set shares: encoding the features once,
 splitting them into train/val/test without overlap (stratified by label), and loaders
-that index whole batches at once. Subclasses only say how features and labels are made.
+that index whole batches at once. Subclasses only say how features (scaled into the
+encoder's range [0, max_value]) and integer labels are made:
+
+random_patterns  the tempotron ensemble: uniform latencies, balanced labels
+random_vectors   the seed's RandomDataset: uniform random vectors, random labels
+digits           scikit-learn's bundled 8x8 digits (1797 images, 10 classes, no download)
+arrays           a user's .npz or .csv file of features and integer labels
 
 Evaluation: the validation loop also runs over the *training* split, so ``train/acc`` is
 the accuracy of the weights at the end of each epoch (the tempotron's learning criterion),
@@ -11,7 +17,11 @@ not an average over an epoch during which the weights changed.
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import lightning as L
+import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
@@ -39,8 +49,10 @@ def stratified_split(labels: Tensor, val_fraction: float, test_fraction: float, 
 class SpikeDataModule(L.LightningDataModule):
     """Encoded spike-time data with train/val/test splits.
 
-    Batches are ``(spike_times [B, N_in], labels [B])`` with labels as class indices
-    (for a binary task 1 = "should fire", 0 = "should stay silent").
+    Batches are ``(inputs, labels [B])``: inputs are spike times [B, N_in] (ms) or a bool
+    raster [B, L, N_in], as the encoder makes them; labels are class indices (for a binary
+    task 1 = "should fire", 0 = "should stay silent"). ``label_names`` name the classes in
+    metric names (``val/acc_label_<name>``).
     """
 
     def __init__(
@@ -70,15 +82,28 @@ class SpikeDataModule(L.LightningDataModule):
         self.eval_batch_size = eval_batch_size
         self.seed = seed
         self.splits: dict[str, TensorDataset] = {}
+        self.label_names: list[str] = []
 
     def generate(self) -> tuple[Tensor, Tensor]:
-        """Feature values [P, N] and integer labels [P]; subclasses implement it."""
+        """Feature values [P, F] in [0, encoder.max_value] and labels [P] in 0 .. K-1."""
         raise NotImplementedError
+
+    @property
+    def num_afferents(self) -> int:
+        """Width of the encoded input (known after :meth:`setup`)."""
+        inputs = self.splits["train"].tensors[0]
+        return inputs.shape[2] if inputs.dtype == torch.bool else inputs.shape[1]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.label_names)
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
         features, labels = self.generate()
+        if not self.label_names:
+            self.label_names = [str(label) for label in range(int(labels.max()) + 1)]
         try:
             spike_times = self.encoder(features)
         except ConfigError as error:
@@ -127,12 +152,110 @@ class RandomPatternsDataModule(SpikeDataModule):
         require(num_afferents >= 1, "num_afferents", "an integer >= 1", num_afferents)
         require(num_samples >= 2, "num_samples", "an integer >= 2 (both labels must occur)", num_samples)
         super().__init__(**kwargs)
-        self.num_afferents = num_afferents
+        self.num_features = num_afferents
         self.num_samples = num_samples
 
     def generate(self) -> tuple[Tensor, Tensor]:
         generator = torch.Generator().manual_seed(self.seed)
-        values = torch.rand(self.num_samples, self.num_afferents, generator=generator)
+        values = torch.rand(self.num_samples, self.num_features, generator=generator) * self.encoder.max_value
         order = torch.randperm(self.num_samples, generator=generator)
         labels = (order < self.num_samples // 2).long()
         return values, labels
+
+
+class RandomVectorsDataModule(SpikeDataModule):
+    """The seed's RandomDataset: ``num_samples`` vectors of ``num_features`` values uniform in
+    [0, max_value), each labelled 0 or 1 with probability 1/2, encoded by any encoder."""
+
+    def __init__(self, num_features: int = 500, num_samples: int = 500, **kwargs) -> None:
+        require(num_features >= 1, "num_features", "an integer >= 1", num_features)
+        require(num_samples >= 2, "num_samples", "an integer >= 2", num_samples)
+        super().__init__(**kwargs)
+        self.num_features = num_features
+        self.num_samples = num_samples
+
+    def generate(self) -> tuple[Tensor, Tensor]:
+        generator = torch.Generator().manual_seed(self.seed)
+        values = torch.rand(self.num_samples, self.num_features, generator=generator) * self.encoder.max_value
+        labels = torch.randint(0, 2, (self.num_samples,), generator=generator)
+        require(len(torch.unique(labels)) == 2, "num_samples", "enough samples for both labels to occur", self.num_samples)
+        return values, labels
+
+
+class DigitsDataModule(SpikeDataModule):
+    """scikit-learn's bundled handwritten digits: 1797 images of 8x8 pixels with values 0..16,
+    labels 0..9. Pixels are scaled to the encoder's range: x = pixel / 16 * max_value."""
+
+    def generate(self) -> tuple[Tensor, Tensor]:
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        values = torch.as_tensor(digits.data, dtype=torch.get_default_dtype()) / 16.0 * self.encoder.max_value
+        return values, torch.as_tensor(digits.target, dtype=torch.long)
+
+
+class ArraysDataModule(SpikeDataModule):
+    """Features and integer labels from a file.
+
+    ``.npz``: arrays named ``features_key`` [samples, features] and ``labels_key`` [samples].
+    ``.csv``: a header row; the column ``label_column`` holds the labels, every other column
+    is a feature. Labels are integers (any values: they are numbered 0 .. K-1 in sorted
+    order and keep their own names in the metrics). ``scale``: ``minmax`` maps each feature
+    linearly onto [0, max_value] (a constant feature becomes 0); ``none`` passes values as
+    they are (they must already lie in the encoder's range).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        features_key: str = "features",
+        labels_key: str = "labels",
+        label_column: str = "label",
+        scale: str = "minmax",
+        **kwargs,
+    ) -> None:
+        require(scale in ("minmax", "none"), "scale", "minmax or none", scale)
+        super().__init__(**kwargs)
+        self.path = str(path)
+        self.features_key, self.labels_key, self.label_column = features_key, labels_key, label_column
+        self.scale = scale
+
+    def _read(self) -> tuple[np.ndarray, np.ndarray]:
+        path = Path(self.path)
+        require(path.is_file(), "path", "an existing .npz or .csv file", self.path)
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as arrays:
+                for key in (self.features_key, self.labels_key):
+                    require(key in arrays, "path", f"a .npz holding arrays {self.features_key!r} and {self.labels_key!r}", f"arrays {sorted(arrays.files)}")
+                return np.asarray(arrays[self.features_key]), np.asarray(arrays[self.labels_key])
+        require(path.suffix == ".csv", "path", "a .npz or .csv file", self.path)
+        with open(path, newline="") as handle:
+            header = next(csv.reader(handle), [])
+        require(self.label_column in header, "label_column", f"a column of {path.name} (columns: {', '.join(header)})", self.label_column)
+        try:
+            table = np.genfromtxt(path, delimiter=",", skip_header=1, dtype=float, ndmin=2)
+        except ValueError as error:
+            raise ConfigError("path", "a CSV file with one number per cell", f"{path.name}: {error}") from None
+        label_index = header.index(self.label_column)
+        return np.delete(table, label_index, axis=1), table[:, label_index]
+
+    def generate(self) -> tuple[Tensor, Tensor]:
+        features, labels = self._read()
+        require(
+            features.ndim == 2 and labels.ndim == 1 and len(features) == len(labels) and features.shape[1] >= 1,
+            "path",
+            "features [samples, features] and labels [samples] of the same length",
+            f"features of shape {list(features.shape)} and labels of shape {list(labels.shape)}",
+        )
+        features = features.astype(float)
+        bad = np.argwhere(~np.isfinite(features))
+        require(not len(bad), "path", "finite feature values", f"NaN or infinity at sample {bad[0][0] if len(bad) else 0}, feature {bad[0][1] if len(bad) else 0}")
+        labels = labels.astype(float)
+        require(np.all(np.isfinite(labels)) and np.all(labels == np.round(labels)), "path", "integer labels", f"labels such as {labels[~(labels == np.round(labels))][:3].tolist()}")
+        names, indices = np.unique(labels.astype(np.int64), return_inverse=True)
+        require(len(names) >= 2, "path", "at least two classes", f"only label {names[0]}")
+        if self.scale == "minmax":
+            low, span = features.min(axis=0), np.ptp(features, axis=0)
+            features = np.where(span > 0, (features - low) / np.where(span > 0, span, 1.0), 0.0) * self.encoder.max_value
+        self.label_names = [str(name) for name in names]
+        return torch.as_tensor(features, dtype=torch.get_default_dtype()), torch.as_tensor(indices, dtype=torch.long)

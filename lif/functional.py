@@ -1,4 +1,4 @@
-"""Exact membrane voltages of a layer of non-resetting LIF neurons driven by spike times.
+"""Exact membrane voltages of a layer of non-resetting LIF neurons driven by input spikes.
 
 The voltage of output ``o`` on the time grid t_k = k*dt (k = 0 .. L-1, ms) is
 
@@ -7,12 +7,17 @@ The voltage of output ``o`` on the time grid t_k = k*dt (k = 0 .. L-1, ms) is
 for a kernel K(s) = sum_c coef_c * exp(-s / tau_c) (:mod:`lif.kernels`). It is computed
 *projection first, filter second*, never building a [batch, time, afferents] tensor:
 
+Inputs come in two forms: *spike times*, a float tensor [B, N_in] or [B, N_in, S] in ms
+(S spikes per afferent, +inf/NaN padding), and *rasters*, a bool tensor [B, L, N_in] with
+a spike wherever it is True (spikes on the grid, any number per afferent).
+
 1. grid the spikes: a spike at time t (ms) enters at the first grid step at or after it,
    k = ceil(t / dt), with a phase factor exp(-(t_k - t) / tau_c) per kernel term, so that
    spikes between grid points are exact (spikes before t = 0 enter at k = 0, fully
    decayed; spikes at or after t = L*dt, or +inf/NaN padding, are dropped);
 2. project: scatter-add the weights into per-step input currents
    I_c[b, o, k] = sum over spikes entering at k of W[i, o] * phase_c   (cost B*N_in*N_out);
+   a raster is projected by one matrix product, I[b, k, :] = raster[b, k, :] @ W;
 3. filter: each term is the leaky trace A_c[k] = d_c * A_c[k-1] + I_c[k], d_c = exp(-dt/tau_c),
    and V = v_rest + sum_c coef_c * A_c. The recursion is evaluated in chunks of
    ``CHUNK`` steps with small matrix products (a blocked linear scan), which is exact
@@ -68,6 +73,23 @@ def grid_spikes(
     phase = torch.nan_to_num(phase, nan=0.0)  # the delay of dropped inf/NaN spikes is NaN
     step = entry.long()
     return GriddedSpikes(step, phase)
+
+
+def is_raster(inputs: Tensor) -> bool:
+    """True for a bool spike raster [B, L, N_in], False for spike times."""
+    return inputs.dtype == torch.bool
+
+
+def _check_raster(raster: Tensor, num_steps: int) -> None:
+    if raster.dim() != 3 or raster.shape[1] != num_steps:
+        raise ValueError(f"a spike raster must be [batch, {num_steps} steps, afferents], got {list(raster.shape)}")
+
+
+def raster_currents(raster: Tensor, weights: Tensor, num_terms: int) -> Tensor:
+    """Project a raster [B, L, N_in] by one matrix product: I[b, o, k, c] = sum_i raster[b, k, i] W[i, o]."""
+    batch, num_steps, num_inputs = raster.shape
+    projected = raster.to(weights.dtype).reshape(batch * num_steps, num_inputs) @ weights
+    return projected.view(batch, num_steps, -1).transpose(1, 2).unsqueeze(-1).expand(-1, -1, -1, num_terms)
 
 
 def input_currents(spikes: GriddedSpikes, weights: Tensor, num_steps: int) -> Tensor:
@@ -142,7 +164,7 @@ def voltage(
     num_steps: int,
     v_rest: float = 0.0,
 ) -> Tensor:
-    """The voltage trace V[b, k, o] at t_k = k*dt for spike times [B, N_in(, S)] and weights [N_in, N_out].
+    """The voltage trace V[b, k, o] at t_k = k*dt for input spikes (times or raster) and weights [N_in, N_out].
 
     Differentiable in ``weights`` through ordinary autograd.
     """
@@ -151,10 +173,14 @@ def voltage(
 
 
 def _gridded_trace(
-    spike_times: Tensor, weights: Tensor, kernel: ExponentialSumKernel, dt: float, num_steps: int
-) -> tuple[GriddedSpikes, Tensor]:
-    """The gridded spikes and the voltage above rest [B, N_out, L]: grid, project, filter."""
-    spikes = grid_spikes(spike_times, kernel, dt, num_steps, weights.dtype)
+    inputs: Tensor, weights: Tensor, kernel: ExponentialSumKernel, dt: float, num_steps: int
+) -> tuple[GriddedSpikes | Tensor, Tensor]:
+    """The gridded spikes (or the raster) and the voltage above rest [B, N_out, L]: grid, project, filter."""
+    if is_raster(inputs):
+        _check_raster(inputs, num_steps)
+        currents = raster_currents(inputs, weights, len(kernel.time_constants))
+        return inputs, filter_currents(currents, kernel, dt)
+    spikes = grid_spikes(inputs, kernel, dt, num_steps, weights.dtype)
     return spikes, filter_currents(input_currents(spikes, weights, num_steps), kernel, dt)
 
 
@@ -193,16 +219,28 @@ class _MaxVoltage(torch.autograd.Function):
     def forward(ctx, weights, spike_times, kernel, dt, num_steps, v_rest):
         spikes, trace = _gridded_trace(spike_times, weights, kernel, dt, num_steps)
         v_max, max_step = trace.max(dim=-1)
-        ctx.save_for_backward(spikes.step, spikes.phase, max_step)
+        ctx.raster = is_raster(spike_times)
+        saved = (spikes,) if ctx.raster else (spikes.step, spikes.phase)
+        ctx.save_for_backward(*saved, max_step)
         ctx.kernel, ctx.dt, ctx.num_steps = kernel, dt, num_steps
         ctx.mark_non_differentiable(max_step)
         return v_max + v_rest, max_step
 
     @staticmethod
     def backward(ctx, grad_v_max, _grad_max_step):
-        step, phase, max_step = ctx.saved_tensors
-        psp = kernel_at(GriddedSpikes(step, phase), max_step, ctx.kernel, ctx.dt, ctx.num_steps)  # [B, N_in, N_out]
-        grad_weights = torch.einsum("bio,bo->io", psp, grad_v_max)
+        *inputs, max_step = ctx.saved_tensors
+        if ctx.raster:
+            # sum_b g[b, o] sum_k raster[b, k, i] K(t_max[b, o] - t_k), as one matrix product
+            (raster,) = inputs
+            table = _kernel_table(
+                ctx.kernel.coefficients, ctx.kernel.decays(ctx.dt), ctx.num_steps, grad_v_max.dtype, grad_v_max.device
+            ).sum(dim=0)  # K(n dt), n = 0 .. L-1
+            lag = max_step.unsqueeze(-1) - torch.arange(ctx.num_steps, device=max_step.device)  # [B, N_out, L]
+            window = table[lag.clamp(min=0)] * (lag >= 0) * grad_v_max.unsqueeze(-1)
+            grad_weights = torch.einsum("bki,bok->io", raster.to(grad_v_max.dtype), window)
+        else:
+            psp = kernel_at(GriddedSpikes(*inputs), max_step, ctx.kernel, ctx.dt, ctx.num_steps)  # [B, N_in, N_out]
+            grad_weights = torch.einsum("bio,bo->io", psp, grad_v_max)
         return grad_weights, None, None, None, None, None
 
 
@@ -216,8 +254,45 @@ def max_voltage(
 ) -> tuple[Tensor, Tensor]:
     """Maximum voltage over the grid and its time: (V_max [B, N_out], t_max [B, N_out] in ms).
 
+    ``spike_times`` may also be a bool raster [B, L, N_in] (see the module docstring).
+
     The gradient of V_max with respect to ``weights`` is the tempotron rule
     dV_max/dW[i, o] = sum_j K(t_max - t_i^j); the trace is not kept for the backward pass.
     """
     v_max, max_step = _MaxVoltage.apply(weights, spike_times, kernel, dt, num_steps, v_rest)
     return v_max, max_step.to(v_max.dtype) * dt
+
+
+def time_averaged_psp(inputs: Tensor, kernel: ExponentialSumKernel, dt: float, num_steps: int, dtype: torch.dtype) -> Tensor:
+    """Each afferent's PSP averaged over the grid: P[b, i] = (1/L) sum_k sum_j K(t_k - t_i^j), [B, N_in].
+
+    Closed form: a spike entering at step s with phase p_c adds
+    sum_c coef_c p_c (1 - d_c^(L - s)) / (1 - d_c) summed over the grid.
+    """
+    coefficients = torch.tensor(kernel.coefficients, dtype=dtype, device=inputs.device)
+    decays = torch.tensor(kernel.decays(dt), dtype=dtype, device=inputs.device)
+    if is_raster(inputs):
+        _check_raster(inputs, num_steps)
+        table = _kernel_table(kernel.coefficients, kernel.decays(dt), num_steps, dtype, inputs.device).sum(dim=0)
+        remaining = table.cumsum(dim=0).flip(0)  # a spike at step k adds sum_{n < L - k} K(n dt)
+        return torch.einsum("bki,k->bi", inputs.to(dtype), remaining) / num_steps
+    spikes = grid_spikes(inputs, kernel, dt, num_steps, dtype)
+    steps_left = (num_steps - spikes.step).unsqueeze(-1).to(dtype)  # [B, N_in, S, 1]
+    sums = spikes.phase * coefficients * (1 - decays**steps_left) / (1 - decays)
+    return sums.sum(dim=(2, 3)) / num_steps
+
+
+def mean_voltage(
+    inputs: Tensor, weights: Tensor, kernel: ExponentialSumKernel, dt: float, num_steps: int, v_rest: float = 0.0
+) -> Tensor:
+    """The voltage averaged over the grid, <V>[b, o] = v_rest + sum_i P[b, i] W[i, o] (linear in W)."""
+    return v_rest + time_averaged_psp(inputs, kernel, dt, num_steps, weights.dtype) @ weights
+
+
+def spike_counts(inputs: Tensor, dt: float, num_steps: int) -> Tensor:
+    """How many times each afferent fires inside the window [0, L*dt) on the grid, [B, N_in]."""
+    if is_raster(inputs):
+        return inputs.sum(dim=1)
+    times = inputs if inputs.dim() == 3 else inputs.unsqueeze(-1)
+    inside = (times >= 0) & (torch.ceil(times / dt) < num_steps)  # False for inf and NaN
+    return inside.sum(dim=-1)

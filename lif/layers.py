@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor, nn
 
@@ -11,12 +13,35 @@ from lif.errors import require
 from lif.kernels import ExponentialSumKernel
 
 
+class TempotronOutput:
+    """What a tempotron layer read out of a batch.
+
+    ``v_max`` [B, N_out] and ``t_max`` [B, N_out] (ms) always; ``mean_voltage`` (the voltage
+    averaged over the window) and ``input_drive`` (sum of the weights of the afferents that
+    spiked, counted per spike) are computed when a loss asks for them, and both are
+    differentiable in the weights.
+    """
+
+    def __init__(self, layer: "Tempotron", inputs: Tensor, v_max: Tensor, t_max: Tensor) -> None:
+        self.layer, self.inputs, self.v_max, self.t_max = layer, inputs, v_max, t_max
+
+    @functools.cached_property
+    def mean_voltage(self) -> Tensor:
+        return self.layer.mean_voltage(self.inputs)
+
+    @functools.cached_property
+    def input_drive(self) -> Tensor:
+        counts = functional.spike_counts(self.inputs, self.layer.dt, self.layer.num_steps)
+        return counts.to(self.layer.weight.dtype) @ self.layer.weight
+
+
 class Tempotron(nn.Module):
     """One layer of ``num_outputs`` tempotrons over ``num_afferents`` afferents.
 
     V_o(t_k) = v_rest + sum_i W[i, o] sum_j K(t_k - t_i^j) on the grid t_k = k*dt in [0, T)
     (ms); output o fires iff max_k V_o(t_k) >= v_th. No reset: the decision and the
     learning rule only look at the maximum. Weights start as N(init_mean, init_std^2).
+    Inputs are spike times [B, N_in(, S)] in ms or a bool raster [B, L, N_in].
     """
 
     def __init__(
@@ -50,13 +75,18 @@ class Tempotron(nn.Module):
     def num_outputs(self) -> int:
         return self.weight.shape[1]
 
-    def forward(self, spike_times: Tensor) -> tuple[Tensor, Tensor]:
-        """(V_max [B, N_out], t_max [B, N_out] in ms) for spike times [B, N_in(, S)] in ms."""
-        return functional.max_voltage(spike_times, self.weight, self.kernel, self.dt, self.num_steps, self.v_rest)
+    def forward(self, inputs: Tensor) -> TempotronOutput:
+        """The maximum voltage of each output and its time (ms), with further readouts on demand."""
+        v_max, t_max = functional.max_voltage(inputs, self.weight, self.kernel, self.dt, self.num_steps, self.v_rest)
+        return TempotronOutput(self, inputs, v_max, t_max)
 
-    def voltage(self, spike_times: Tensor) -> Tensor:
+    def voltage(self, inputs: Tensor) -> Tensor:
         """The full voltage trace [B, L, N_out] (for plots; training needs only the maximum)."""
-        return functional.voltage(spike_times, self.weight, self.kernel, self.dt, self.num_steps, self.v_rest)
+        return functional.voltage(inputs, self.weight, self.kernel, self.dt, self.num_steps, self.v_rest)
+
+    def mean_voltage(self, inputs: Tensor) -> Tensor:
+        """The voltage averaged over the window, [B, N_out] (closed form, linear in the weights)."""
+        return functional.mean_voltage(inputs, self.weight, self.kernel, self.dt, self.num_steps, self.v_rest)
 
     def extra_repr(self) -> str:
         return (

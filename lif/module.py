@@ -6,7 +6,7 @@ Gütig's rule, with heavy-ball momentum his momentum heuristic.
 
 Metrics, per split (``train`` is evaluated with the weights at the end of each epoch):
 ``<split>/loss`` (mean per pattern), ``<split>/acc`` and ``<split>/acc_label_<label>``,
-the accuracy over the patterns of one label. ``train/online_loss`` and
+the accuracy over the patterns of one label (named as the data module names its labels). ``train/online_loss`` and
 ``train/online_acc`` are averaged over the epoch's batches while the weights change.
 A binary tempotron (one output) predicts label 1 iff V_max >= v_th; several outputs
 predict the output with the highest V_max.
@@ -40,6 +40,7 @@ class TempotronModule(L.LightningModule):
         self.make_scheduler = scheduler
         self.num_classes = max(2, net.num_outputs)
         self.evaluation_splits = ["val"]
+        self.label_names = [str(label) for label in range(self.num_classes)]
         self.online_loss = MeanMetric()
         self.online_acc = MulticlassAccuracy(self.num_classes, average="micro")
         # Keyed "<split>_split": a ModuleDict key may not shadow nn.Module.train.
@@ -51,6 +52,7 @@ class TempotronModule(L.LightningModule):
     def setup(self, stage: str) -> None:
         datamodule = getattr(self.trainer, "datamodule", None)
         self.evaluation_splits = list(getattr(datamodule, "evaluation_splits", ["val"]))
+        self.label_names = list(getattr(datamodule, "label_names", None) or self.label_names)
 
     def predict(self, v_max: Tensor) -> Tensor:
         if v_max.shape[1] == 1:
@@ -58,11 +60,11 @@ class TempotronModule(L.LightningModule):
         return v_max.argmax(dim=1)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        spike_times, labels = batch
-        v_max, _ = self.net(spike_times)
-        losses = self.loss(v_max, labels)
+        inputs, labels = batch
+        output = self.net(inputs)
+        losses = self.loss(output, labels)
         self.online_loss.update(losses.detach())
-        self.online_acc.update(self.predict(v_max.detach()), labels)
+        self.online_acc.update(self.predict(output.v_max.detach()), labels)
         self.log("train/online_loss", self.online_loss, on_step=False, on_epoch=True)
         self.log("train/online_acc", self.online_acc, on_step=False, on_epoch=True)
         loss = losses.sum()
@@ -71,10 +73,10 @@ class TempotronModule(L.LightningModule):
         return loss
 
     def _evaluate(self, split: str, batch: tuple[Tensor, Tensor]) -> None:
-        spike_times, labels = batch
-        v_max, _ = self.net(spike_times)
-        self.split_losses[f"{split}_split"].update(self.loss(v_max, labels))
-        self.split_scores[f"{split}_split"].update(self.predict(v_max), labels)
+        inputs, labels = batch
+        output = self.net(inputs)
+        self.split_losses[f"{split}_split"].update(self.loss(output, labels))
+        self.split_scores[f"{split}_split"].update(self.predict(output.v_max), labels)
 
     def _log_split(self, split: str) -> None:
         scores = self.split_scores[f"{split}_split"].compute()  # [classes, (tp, fp, tn, fn, support)]
@@ -82,7 +84,7 @@ class TempotronModule(L.LightningModule):
         self.log(f"{split}/loss", self.split_losses[f"{split}_split"].compute())
         self.log(f"{split}/acc", correct.sum() / support.sum())
         for label in torch.nonzero(support).flatten().tolist():
-            self.log(f"{split}/acc_label_{label}", correct[label] / support[label])
+            self.log(f"{split}/acc_label_{self.label_names[label]}", correct[label] / support[label])
         self.split_losses[f"{split}_split"].reset()
         self.split_scores[f"{split}_split"].reset()
 

@@ -135,3 +135,20 @@ class PoisonWeights(L.Callback):
             with torch.no_grad():
                 for parameter in pl_module.parameters():
                     parameter.fill_(float("nan"))
+
+
+def dense_reference(inputs, weights, kernel, dt, num_steps, v_rest=0.0):
+    """The naive way: a [B, L, N_in] PSP tensor, then a matrix product with the weights.
+
+    ``inputs`` are spike times [B, N_in(, S)] (ms; inf/NaN = none) or a bool raster [B, L, N_in].
+    """
+    grid = torch.arange(num_steps, dtype=weights.dtype) * dt
+    if inputs.dtype == torch.bool:  # psp[b, k, i] = sum_{k' <= k} raster[b, k', i] K((k - k') dt)
+        lags = grid[:, None] - grid[None, :]  # [k, k']
+        psp = torch.einsum("kj,bji->bki", kernel(lags), inputs.to(weights.dtype))
+    else:
+        times = inputs if inputs.dim() == 3 else inputs.unsqueeze(-1)
+        lags = grid[None, :, None, None] - times[:, None].to(weights.dtype)  # [B, L, N_in, S]
+        lags = torch.nan_to_num(lags, nan=-1.0, neginf=-1.0)  # no spike: no PSP
+        psp = kernel(lags).sum(-1)
+    return psp @ weights + v_rest  # [B, L, N_out]

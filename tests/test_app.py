@@ -2,6 +2,7 @@
 
 import csv
 
+import numpy
 import pytest
 
 from support import CONFIG_DIR
@@ -20,11 +21,29 @@ def options():
             yield f"{group.name}={option.stem}"
 
 
+def small_data(override, tmp_path):
+    """Overrides that keep each data option small."""
+    if override == "data=random_vectors":
+        return ["data.num_samples=20", "data.num_features=10"]
+    if override == "data=arrays":
+        numpy.savez(tmp_path / "data.npz", features=numpy.random.rand(30, 5), labels=numpy.arange(30) % 3)
+        return [f"data.path={tmp_path / 'data.npz'}", "model.num_outputs=3"]
+    if override == "data=digits":
+        return ["model.num_outputs=10"]  # alone it is an error: one output per class
+    if override in ("experiment=digits", "hparams_search=digits_optuna"):
+        return []
+    if override == "loss=cross_entropy":  # needs one output per class
+        return ["data.num_samples=20", "data.num_afferents=10", "model.num_outputs=2"]
+    return ["data.num_samples=20", "data.num_afferents=10"]
+
+
 @pytest.mark.parametrize("override", list(options()))
 def test_every_option_of_every_group_composes_and_instantiates(make_config, override, tmp_path, monkeypatch):
     monkeypatch.setenv("LIF_TRACKING_URL", f"sqlite:///{tmp_path}/lif.db")
-    parts = build_parts(make_config(override, "data.num_samples=20", "data.num_afferents=10"))
-    assert parts.module.net.num_afferents == parts.datamodule.splits["train"].tensors[0].shape[1]
+    parts = build_parts(make_config(override, *small_data(override, tmp_path)))
+    inputs, labels = parts.datamodule.splits["train"].tensors
+    assert parts.module.net.num_afferents == parts.datamodule.num_afferents == inputs.shape[-1]
+    assert parts.module.net.num_outputs in (1, parts.datamodule.num_classes)
     assert parts.trainer.max_epochs >= 1
 
 
@@ -71,7 +90,6 @@ def test_splits_metrics_checkpoints_and_csv(make_config, tmp_path):
         ("env.dt=-1", "env.dt"),
         ("env.dt=600", "env.dt"),
         ("data.test_fraction=1.0", "data.test_fraction"),
-        ("encoder.max_value=0.5", "encoder.max_value"),
         ("optimizer.lr=-1", "optimizer"),  # torch's own check, reported with the group
         ("trainer.max_epochs=-5", "trainer"),  # Lightning's own check
     ],
@@ -80,3 +98,21 @@ def test_bad_values_are_reported_with_their_config_field(make_config, override, 
     with pytest.raises(ConfigError) as raised:
         build_parts(make_config(override))
     assert raised.value.field == field
+
+
+def test_values_outside_the_encoders_range_name_the_encoder(make_config, tmp_path):
+    numpy.savez(tmp_path / "data.npz", features=numpy.linspace(0, 2, 40).reshape(20, 2), labels=numpy.arange(20) % 2)
+    with pytest.raises(ConfigError) as raised:
+        build_parts(make_config("data=arrays", f"data.path={tmp_path / 'data.npz'}", "data.scale=none"))
+    assert raised.value.field == "encoder.max_value"
+    assert "values in [0, 2]" in str(raised.value)
+
+
+@pytest.mark.slow
+def test_digits_experiment_beats_chance_widely_and_logs_every_label(make_config, tmp_path):
+    cfg = make_config("experiment=digits", "trainer.max_epochs=3", "logger=none", f"tracking.url=sqlite:///{tmp_path}/lif.db",
+                      "trainer.enable_progress_bar=false")
+    metrics = train(cfg)
+    assert metrics["test/acc"] > 0.6  # chance is 0.1
+    for split in ("train", "val", "test"):
+        assert {f"{split}/acc_label_{label}" for label in range(10)} <= set(metrics)

@@ -69,3 +69,79 @@ def test_bad_values_name_the_field(kwargs, field):
     with pytest.raises(ConfigError) as raised:
         make(**kwargs)
     assert raised.value.field == field
+
+
+def test_digits_are_scaled_split_by_class_and_named():
+    from lif.data import DigitsDataModule
+
+    module = DigitsDataModule(encoder=LatencyEncoder(max_value=2.0, duration=100.0), val_fraction=0.2, test_fraction=0.2, seed=0)
+    module.setup()
+    sizes = {split: len(module.splits[split]) for split in module.splits}
+    assert sum(sizes.values()) == 1797 and module.num_classes == 10 and module.num_afferents == 64
+    for split in ("val", "test"):
+        counts = torch.bincount(module.splits[split].tensors[1], minlength=10)
+        assert counts.min() >= 33 and counts.max() <= 38  # about 20 % of each class (~180 per class)
+    times = torch.cat([module.splits[split].tensors[0] for split in module.splits])
+    assert times.min() == 0.0 and times.max() == 100.0  # pixels 0..16 -> values 0..2 -> 0..100 ms
+
+
+def test_random_vectors_use_any_encoder():
+    from lif.data import RandomVectorsDataModule
+    from lif.encoders import RateEncoder
+
+    module = RandomVectorsDataModule(num_features=7, num_samples=30, encoder=RateEncoder(duration=50.0, seed=1), seed=2)
+    module.setup()
+    raster, labels = module.splits["train"].tensors
+    assert raster.dtype == torch.bool and raster.shape == (30, 50, 7) and module.num_afferents == 7
+    assert set(labels.tolist()) == {0, 1}
+
+
+def arrays_module(path, **kwargs):
+    from lif.data import ArraysDataModule
+
+    module = ArraysDataModule(path=str(path), encoder=LatencyEncoder(1.0, 100.0), seed=0, **kwargs)
+    module.setup()
+    return module
+
+
+def test_arrays_from_npz_and_csv(tmp_path):
+    import numpy
+
+    features = numpy.array([[0.0, 10.0], [5.0, 20.0], [10.0, 30.0], [2.0, 12.0]])
+    numpy.savez(tmp_path / "data.npz", features=features, labels=numpy.array([3, 7, 3, 7]))
+    module = arrays_module(tmp_path / "data.npz")
+    assert module.label_names == ["3", "7"] and module.num_classes == 2
+    times = module.splits["train"].tensors[0]
+    assert times.min() == 0.0 and times.max() == 100.0  # each feature scaled onto [0, max_value]
+    (tmp_path / "data.csv").write_text("a,label,b\n0,1,10\n5,0,20\n10,1,30\n")
+    assert arrays_module(tmp_path / "data.csv").num_afferents == 2
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "path: expected an existing .npz or .csv file"),
+        ({"features": [1.0, 2.0], "labels": [0, 1]}, "features [samples, features] and labels [samples]"),
+        ({"features": [[1.0], [2.0], [3.0]], "labels": [0, 1]}, "of the same length"),
+        ({"features": [[1.0], [float("nan")]], "labels": [0, 1]}, "expected finite feature values, got NaN or infinity at sample 1"),
+        ({"features": [[1.0], [2.0]], "labels": [4, 4]}, "expected at least two classes, got only label 4"),
+        ({"features": [[1.0], [2.0]], "labels": [0.5, 1.0]}, "expected integer labels"),
+        ({"x": [[1.0], [2.0]], "labels": [0, 1]}, "holding arrays 'features' and 'labels', got arrays ['labels', 'x']"),
+    ],
+)
+def test_bad_data_files_are_clear_errors(tmp_path, content, message):
+    import numpy
+
+    path = tmp_path / "data.npz"
+    if content is not None:
+        numpy.savez(path, **{key: numpy.array(value) for key, value in content.items()})
+    with pytest.raises(ConfigError) as raised:
+        arrays_module(path)
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_csv_without_the_label_column_names_it(tmp_path):
+    (tmp_path / "data.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ConfigError, match="label_column: expected a column of data.csv"):
+        arrays_module(tmp_path / "data.csv")

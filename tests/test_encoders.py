@@ -22,3 +22,54 @@ def test_bad_settings(kwargs, field):
     with pytest.raises(ConfigError) as raised:
         LatencyEncoder(**kwargs)
     assert raised.value.field == field
+
+
+def test_rate_encoder_fires_at_the_configured_rate():
+    from lif.encoders import RateEncoder
+
+    encoder = RateEncoder(max_rate=80.0, max_value=2.0, duration=1000.0, dt=0.5, seed=3)
+    values = torch.tensor([[2.0, 1.0, 0.5, 0.0]]).repeat(50, 1)  # 80, 40, 20 and 0 Hz
+    raster = encoder(values)
+    assert raster.dtype == torch.bool and raster.shape == (50, 2000, 4)
+    trials = 50 * 2000
+    for feature, rate in enumerate([80.0, 40.0, 20.0, 0.0]):
+        p = rate * 0.5 / 1000  # spike probability per step
+        count = raster[:, :, feature].sum().item()
+        tolerance = 4 * (trials * p * (1 - p)) ** 0.5  # four binomial standard deviations
+        assert abs(count - trials * p) <= tolerance, (feature, count, trials * p)
+    assert raster[:, :, 3].sum() == 0
+
+
+def test_rate_encoder_is_reproducible_from_its_seed():
+    from lif.encoders import RateEncoder
+
+    values = torch.rand(10, 6)
+    first, again = RateEncoder(seed=1, duration=100.0)(values), RateEncoder(seed=1, duration=100.0)(values)
+    assert torch.equal(first, again)
+    assert not torch.equal(first, RateEncoder(seed=2, duration=100.0)(values))
+
+
+def test_rate_encoder_rejects_more_than_one_spike_per_step():
+    from lif.encoders import RateEncoder
+
+    with pytest.raises(ConfigError, match="max_rate"):
+        RateEncoder(max_rate=2000.0, dt=1.0)
+
+
+def test_population_neuron_with_the_preferred_value_fires_first():
+    from lif.encoders import PopulationEncoder
+
+    encoder = PopulationEncoder(num_neurons=5, max_value=4.0, duration=100.0, width=1.0, min_response=0.0)
+    assert encoder.centres.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    times = encoder(torch.tensor([[1.0, 3.0]]))  # feature 0 = centre 1, feature 1 = centre 3
+    assert times.shape == (1, 10) and encoder.num_afferents(2) == 10
+    assert times[0, :5].argmin().item() == 1 and times[0, 1].item() == 0.0
+    assert times[0, 5:].argmin().item() == 3
+    assert times[0, 0].item() == pytest.approx(100 * (1 - torch.exp(torch.tensor(-0.5)).item()))  # one sigma away
+
+
+def test_population_neurons_with_weak_responses_stay_silent():
+    from lif.encoders import PopulationEncoder
+
+    times = PopulationEncoder(num_neurons=8, min_response=0.1)(torch.tensor([[0.0]]))
+    assert torch.isinf(times[0, -1]) and torch.isfinite(times[0, 0])

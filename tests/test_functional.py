@@ -7,23 +7,13 @@ import torch
 
 from lif import functional
 from lif.kernels import DoubleExponentialKernel, ExponentialKernel
+from support import dense_reference
 
 
 def formula(t, spike, tau_m, tau_s, v_0):
     """The double exponential PSP at time t of a spike at `spike`, written out."""
     s = t - spike
     return v_0 * (math.exp(-s / tau_m) - math.exp(-s / tau_s)) if s >= 0 else 0.0
-
-
-def dense_reference(spike_times, weights, kernel, dt, num_steps, v_rest=0.0):
-    """The naive way: a [B, L, N_in] PSP tensor, then a matrix product with the weights."""
-    if spike_times.dim() == 2:
-        spike_times = spike_times.unsqueeze(-1)
-    grid = torch.arange(num_steps, dtype=weights.dtype) * dt
-    lags = grid[None, :, None, None] - spike_times[:, None].to(weights.dtype)  # [B, L, N_in, S]
-    lags = torch.nan_to_num(lags, nan=-1.0, neginf=-1.0)  # no spike: no PSP
-    psp = kernel(lags).sum(-1)
-    return psp @ weights + v_rest  # [B, L, N_out]
 
 
 @pytest.mark.parametrize("dt", [1.0, 0.5, 0.25, 0.1])
@@ -142,3 +132,52 @@ def test_a_batch_never_builds_a_time_by_afferent_tensor():
     v_max, _ = functional.max_voltage(times, weights, kernel, 1.0, 4000)
     v_max.sum().backward()
     assert torch.isfinite(weights.grad).all() and v_max.shape == (8, 1)
+
+
+@pytest.mark.parametrize("num_outputs", [1, 4])
+def test_a_raster_goes_through_one_matrix_product_and_matches_the_reference(num_outputs):
+    generator = torch.Generator().manual_seed(2)
+    kernel = DoubleExponentialKernel(15.0, 3.75)
+    raster = torch.rand(5, 120, 30, generator=generator, dtype=torch.float64) < 0.05  # many spikes per afferent
+    weights = torch.randn(30, num_outputs, generator=generator, dtype=torch.float64).requires_grad_()
+    reference = dense_reference(raster, weights, kernel, 1.0, 120, v_rest=0.2)
+    torch.testing.assert_close(functional.voltage(raster, weights, kernel, 1.0, 120, v_rest=0.2), reference)
+    v_max, t_max = functional.max_voltage(raster, weights, kernel, 1.0, 120, v_rest=0.2)
+    torch.testing.assert_close(v_max, reference.max(dim=1).values)
+    upstream = torch.randn(5, num_outputs, generator=generator, dtype=torch.float64)
+    (closed_form,) = torch.autograd.grad((v_max * upstream).sum(), weights)
+    (through_reference,) = torch.autograd.grad((reference.max(dim=1).values * upstream).sum(), weights)
+    torch.testing.assert_close(closed_form, through_reference)
+
+
+def test_raster_and_spike_times_of_the_same_spikes_agree():
+    kernel = DoubleExponentialKernel()
+    times = torch.tensor([[3.0, 17.0, float("inf")]], dtype=torch.float64)
+    raster = torch.zeros(1, 50, 3, dtype=torch.bool)
+    raster[0, 3, 0] = raster[0, 17, 1] = True
+    weights = torch.tensor([[0.5], [1.0], [2.0]], dtype=torch.float64)
+    torch.testing.assert_close(
+        functional.voltage(raster, weights, kernel, 1.0, 50), functional.voltage(times, weights, kernel, 1.0, 50)
+    )
+
+
+@pytest.mark.parametrize("raster", [False, True])
+def test_mean_voltage_is_the_average_of_the_trace(raster):
+    generator = torch.Generator().manual_seed(4)
+    kernel = DoubleExponentialKernel(12.0, 3.0)
+    if raster:
+        inputs = torch.rand(4, 80, 20, generator=generator) < 0.05
+    else:
+        inputs = torch.rand(4, 20, 2, generator=generator, dtype=torch.float64) * 100 - 10  # some before 0, some after T
+    weights = torch.randn(20, 3, generator=generator, dtype=torch.float64)
+    trace = functional.voltage(inputs, weights, kernel, 0.5 if not raster else 1.0, 160 if not raster else 80, v_rest=0.3)
+    mean = functional.mean_voltage(inputs, weights, kernel, 0.5 if not raster else 1.0, 160 if not raster else 80, v_rest=0.3)
+    torch.testing.assert_close(mean, trace.mean(dim=1))
+
+
+def test_spike_counts_inside_the_window():
+    times = torch.tensor([[[-1.0, 2.0, 99.2], [5.0, 6.0, float("nan")], [100.0, float("inf"), 0.0]]])
+    assert functional.spike_counts(times, 1.0, 100).tolist() == [[1, 2, 1]]  # 99.2 enters at step 100: outside
+    raster = torch.zeros(1, 10, 2, dtype=torch.bool)
+    raster[0, [1, 4, 9], 0] = True
+    assert functional.spike_counts(raster, 1.0, 10).tolist() == [[3, 0]]

@@ -12,7 +12,10 @@ def test_tags_are_the_parameters_within_wandb_limits():
     assert len(tags[1]) == 64
 
 
-def test_experiment_name_outside_hydra():
+def test_experiment_name_outside_hydra(monkeypatch):
+    from hydra.core.hydra_config import HydraConfig
+
+    monkeypatch.setattr(HydraConfig.instance(), "cfg", None)  # earlier tests leave a job config behind
     assert experiment_name(OmegaConf.create({"experiment_name": "capacity", "task_name": "train"})) == "capacity"
     assert experiment_name(OmegaConf.create({"experiment_name": None, "task_name": "train"})) == "train"
 

@@ -10,7 +10,8 @@ def test_forward_is_the_maximum_of_the_trace():
     torch.manual_seed(0)
     layer = Tempotron(num_afferents=30, kernel=DoubleExponentialKernel(), num_outputs=3, T=100.0, dt=0.5, v_rest=0.2)
     times = torch.rand(5, 30) * 100
-    v_max, t_max = layer(times)
+    output = layer(times)
+    v_max, t_max = output.v_max, output.t_max
     trace = layer.voltage(times)
     assert trace.shape == (5, 200, 3)
     torch.testing.assert_close(v_max, trace.max(dim=1).values)
