@@ -10,9 +10,19 @@ resumed run's first points. It is registered as a config resolver by :mod:`lif.r
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+
+def quiet_optuna_warnings() -> None:
+    """Silence warnings that say nothing to a user of this app: hydra-optuna-sweeper 1.3.0
+    builds (and studies then store) Optuna's pre-3.0 distribution classes, which warn on
+    every read (they go in Optuna 6, which pyproject.toml excludes); Optuna's matplotlib
+    plots announce that they are experimental."""
+    warnings.filterwarnings("ignore", message=r".*Distribution has been deprecated in v3\.0\.0", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=r".*is experimental \(supported from")
 
 
 def study_seed(seed: int | None, storage: str | None, study_name: str | None) -> int | None:

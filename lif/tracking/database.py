@@ -17,7 +17,7 @@ import os
 import time
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import SQLModel, create_engine
@@ -54,6 +54,7 @@ def connect(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _tune_sqlite)
     create_tables(engine)
+    add_missing_columns(engine)
     return engine
 
 
@@ -68,6 +69,31 @@ def create_tables(engine: Engine, attempts: int = 20) -> None:
             if attempt == attempts - 1 or not any(text in str(error) for text in ("already exists", "duplicate key")):
                 raise
             time.sleep(0.05 * (attempt + 1))
+
+
+def add_missing_columns(engine: Engine) -> None:
+    """Bring a database made by an older lif up to date: add the nullable columns it lacks.
+
+    Only additive changes happen this way; anything else is an error that says so.
+    """
+    inspector = inspect(engine)
+    for table in SQLModel.metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable:
+                raise RuntimeError(
+                    f"the tracking database {engine.url!r} lacks column {table.name}.{column.name}, which cannot be "
+                    "added to existing rows; use a new database (tracking.url=...)"
+                )
+            kind = column.type.compile(dialect=engine.dialect)
+            try:
+                with engine.begin() as connection:
+                    connection.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
+            except (OperationalError, ProgrammingError) as error:  # another job added it first
+                if "duplicate" not in str(error).lower() and "already exists" not in str(error):
+                    raise
 
 
 def connect_read_only(url: str) -> Engine:

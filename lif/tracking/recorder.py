@@ -105,6 +105,11 @@ class TrialRecorder(Callback):
             better = max if self.mode == "max" else min
             self.best_value = self.final_value if self.best_value is None else better(self.best_value, self.final_value)
 
+    def add_artifact(self, kind: str, path: str) -> None:
+        """Record a file the trial produced (a plot, say); ignored before the trial exists."""
+        if self.trial_id is not None and not self.finished:
+            self.store.add_artifact(self.trial_id, kind, path)
+
     def complete(self) -> None:
         """Mark the trial completed, with its results and checkpoint files."""
         if self.trial_id is None or self.finished:

@@ -34,3 +34,17 @@ def test_read_only_engine_cannot_write(tmp_path):
 def test_missing_database_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         connect_read_only(f"sqlite:///{tmp_path}/nothing.db")
+
+
+def test_a_database_from_an_older_version_gains_the_new_columns(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:  # the experiment table as the first release made it
+        old.execute("CREATE TABLE experiment (id INTEGER PRIMARY KEY, name VARCHAR NOT NULL UNIQUE, "
+                    "description TEXT NOT NULL, created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL)")
+        old.execute("INSERT INTO experiment VALUES (1, 'kept', 'from before', '2026-01-01', '2026-01-01')")
+    store = TrialStore(f"sqlite:///{path}")
+    store.start_trial("kept", study_name="study", study_storage="sqlite:///optuna.db")
+    with sqlite3.connect(path) as new:
+        assert new.execute("SELECT name, description, study_name FROM experiment").fetchall() == [("kept", "from before", "study")]

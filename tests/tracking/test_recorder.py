@@ -54,7 +54,7 @@ def test_two_job_multirun_is_one_experiment_with_two_trials_and_two_wandb_runs(t
         for names in epochs.values():
             assert {"train/loss", "train/acc", "train/acc_label_0", "train/acc_label_1", "train/online_loss"} <= names
         kinds = {artifact.kind for artifact in rows(url, Artifact, Artifact.trial_id == trial.id)}
-        assert kinds == {"checkpoint", "config", "wandb_run"}
+        assert kinds == {"checkpoint", "config", "wandb_run", "plot"}
 
         (run_dir,) = (Path(trial.output_dir) / "wandb").glob("offline-run-*")
         run = wandb_run_record(run_dir)  # decoded with wandb's own protobuf schema
