@@ -35,6 +35,7 @@ import functools
 import math
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -46,8 +47,9 @@ CHUNK = 32  # time steps per block of the blocked scan
 class GriddedSpikes(NamedTuple):
     """Spike times placed on the time grid.
 
-    ``step``: [B, N_in, S] grid step at which each spike enters (0 for dropped spikes).
-    ``phase``: [B, N_in, S, C] factor exp(-(t_step - t) / tau_c) of each kernel term;
+    ``step``: [B, N_in, S] grid step (int32) at which each spike enters (0 for dropped spikes).
+    ``phase``: [C, B, N_in, S] factor exp(-(t_step - t) / tau_c) of each kernel term (term-major,
+    so that every operation on it is contiguous);
     zero for spikes outside the window, so they add nothing anywhere.
     """
 
@@ -62,16 +64,15 @@ def grid_spikes(
     if spike_times.dim() == 2:
         spike_times = spike_times.unsqueeze(-1)
     dtype = dtype or (spike_times.dtype if spike_times.is_floating_point() else torch.get_default_dtype())
-    steps = spike_times.to(dtype) / dt
+    steps = spike_times.to(dtype) * (1.0 / dt)
     entry = torch.ceil(steps)
-    # Spikes at or after the last grid step's successor, and +inf/NaN padding, are dropped.
-    inside = entry < num_steps  # False for NaN too
-    entry = torch.where(inside, entry.clamp(min=0), torch.zeros_like(entry))
-    delay = (entry - steps).unsqueeze(-1) * dt  # ms from the spike to its entry step, >= 0
-    rates = torch.tensor([1.0 / tau for tau in kernel.time_constants], dtype=dtype, device=steps.device)
-    phase = torch.exp(-delay * rates) * inside.unsqueeze(-1)
-    phase = torch.nan_to_num(phase, nan=0.0)  # the delay of dropped inf/NaN spikes is NaN
-    step = entry.long()
+    outside = torch.logical_not(entry < num_steps)  # at or after L*dt, +inf padding and NaN: dropped
+    entry.clamp_(min=0)  # spikes before t = 0 enter at step 0, decayed by their phase
+    delay = (entry - steps).masked_fill_(outside, 0.0)  # in steps, >= 0
+    # phase_c = exp(-delay dt / tau_c), as a power of two (the fastest vectorised exponential)
+    phase = torch.stack([torch.exp2(delay * (-dt / (tau * math.log(2.0)))) for tau in kernel.time_constants])
+    phase.masked_fill_(outside, 0.0)
+    step = entry.masked_fill_(outside, 0.0).to(torch.int32)
     return GriddedSpikes(step, phase)
 
 
@@ -97,12 +98,13 @@ def input_currents(spikes: GriddedSpikes, weights: Tensor, num_steps: int) -> Te
 
     ``weights`` is [N_in, N_out]; the result [B, N_out, L, C] is differentiable in ``weights``.
     """
-    batch, num_inputs, spikes_per_input, num_terms = spikes.phase.shape
+    num_terms, batch, num_inputs, spikes_per_input = spikes.phase.shape
     num_outputs = weights.shape[1]
     terms = torch.arange(num_terms, device=weights.device)
     # Flat position of (step, term) inside one output's [L, C] block.
-    position = (spikes.step.unsqueeze(-1) * num_terms + terms).reshape(batch, 1, -1)
-    source = weights.t()[None, :, :, None, None] * spikes.phase.unsqueeze(1)  # [B, N_out, N_in, S, C]
+    position = (spikes.step.long().unsqueeze(-1) * num_terms + terms).reshape(batch, 1, -1)
+    phase = spikes.phase.permute(1, 2, 3, 0)  # [B, N_in, S, C]
+    source = weights.t()[None, :, :, None, None] * phase.unsqueeze(1)  # [B, N_out, N_in, S, C]
     currents = weights.new_zeros(batch, num_outputs, num_steps * num_terms)
     currents = currents.scatter_add(2, position.expand(batch, num_outputs, -1), source.reshape(batch, num_outputs, -1))
     return currents.view(batch, num_outputs, num_steps, num_terms)
@@ -192,13 +194,13 @@ def kernel_at(
     ``query_step`` is [B, N_out] (grid steps). Uses the gridded phases, so it is exact for
     off-grid spikes: K(t_q - t) = sum_c coef_c * d_c^(q - step) * phase_c for q >= step.
     """
-    lag = query_step[:, None, None, :] - spikes.step.unsqueeze(-1)  # [B, N_in, S, N_out]
+    lag = query_step[:, None, None, :] - spikes.step.long().unsqueeze(-1)  # [B, N_in, S, N_out]
     causal = lag >= 0
     lag = lag.clamp_(min=0)
     table = _kernel_table(kernel.coefficients, kernel.decays(dt), num_steps, spikes.phase.dtype, spikes.phase.device)
-    total = table[0][lag] * spikes.phase[..., 0, None]
+    total = table[0][lag] * spikes.phase[0, ..., None]
     for term in range(1, table.shape[0]):
-        total += table[term][lag] * spikes.phase[..., term, None]
+        total += table[term][lag] * spikes.phase[term, ..., None]
     return (total * causal).sum(dim=2)
 
 
@@ -212,36 +214,87 @@ def _kernel_table(
     return table.to(dtype=dtype, device=device)
 
 
+BACKENDS = ("auto", "compiled", "torch")
+
+
+def resolve_backend(backend: str, weights: Tensor) -> str:
+    """``compiled`` (the numba kernels of :mod:`lif.compiled`) for CPU tensors, else ``torch``."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "auto":
+        return "compiled" if weights.device.type == "cpu" else "torch"
+    if backend == "compiled" and weights.device.type != "cpu":
+        raise ValueError("the compiled backend runs on the CPU; use backend='torch' on other devices")
+    return backend
+
+
+def _compiled_forward(inputs: Tensor, weights: Tensor, kernel: ExponentialSumKernel, dt: float, num_steps: int, v_rest: float):
+    """v_max (with v_rest), max_step and what the backward pass needs, from the numba kernels."""
+    from lif import compiled
+
+    dtype = weights.dtype
+    numpy_type = torch.empty(0, dtype=dtype).numpy().dtype
+    coefficients = np.asarray(kernel.coefficients, dtype=numpy_type)
+    decays = np.asarray(kernel.decays(dt), dtype=numpy_type)
+    plain_weights = weights.detach().contiguous()
+    if is_raster(inputs):
+        _check_raster(inputs, num_steps)
+        currents = raster_currents(inputs, plain_weights, len(decays)).permute(0, 2, 3, 1)  # [B, L, C, N_out], a view
+        v_max, max_step = compiled.max_voltage_currents(currents.numpy(), coefficients, decays, float(v_rest))
+        return torch.from_numpy(v_max), torch.from_numpy(max_step), (inputs,)
+    times = inputs if inputs.dim() == 3 else inputs.unsqueeze(-1)
+    times = times.detach().reshape(times.shape[0], -1).to(dtype).contiguous()  # [B, N_in * S]
+    log_decays = np.log(np.asarray(kernel.decays(dt), dtype=np.float64))
+    v_max, max_step, steps, phases = compiled.max_voltage_spike_times(
+        times.numpy(), plain_weights.numpy(), float(dt), int(num_steps), coefficients, decays,
+        log_decays, compiled.exp_squarings(log_decays), float(v_rest),
+    )
+    return torch.from_numpy(v_max), torch.from_numpy(max_step), (torch.from_numpy(steps), torch.from_numpy(phases))
+
+
 class _MaxVoltage(torch.autograd.Function):
     """V_max[b, o] = max_k V[b, k, o] with the closed-form gradient sum_j K(t_max - t_i^j)."""
 
     @staticmethod
-    def forward(ctx, weights, spike_times, kernel, dt, num_steps, v_rest):
-        spikes, trace = _gridded_trace(spike_times, weights, kernel, dt, num_steps)
-        v_max, max_step = trace.max(dim=-1)
-        ctx.raster = is_raster(spike_times)
-        saved = (spikes,) if ctx.raster else (spikes.step, spikes.phase)
+    def forward(ctx, weights, inputs, kernel, dt, num_steps, v_rest, backend):
+        ctx.raster = is_raster(inputs)
+        ctx.backend = resolve_backend(backend, weights)
+        if ctx.backend == "compiled":
+            v_max, max_step, saved = _compiled_forward(inputs, weights, kernel, dt, num_steps, v_rest)
+        else:
+            spikes, trace = _gridded_trace(inputs, weights, kernel, dt, num_steps)
+            v_max, max_step = trace.max(dim=-1)
+            v_max = v_max + v_rest
+            saved = (spikes,) if ctx.raster else (spikes.step, spikes.phase)
         ctx.save_for_backward(*saved, max_step)
-        ctx.kernel, ctx.dt, ctx.num_steps = kernel, dt, num_steps
+        ctx.kernel, ctx.dt, ctx.num_steps, ctx.num_inputs = kernel, dt, num_steps, weights.shape[0]
         ctx.mark_non_differentiable(max_step)
-        return v_max + v_rest, max_step
+        return v_max, max_step
 
     @staticmethod
     def backward(ctx, grad_v_max, _grad_max_step):
         *inputs, max_step = ctx.saved_tensors
+        coefficients, decays = ctx.kernel.coefficients, ctx.kernel.decays(ctx.dt)
+        table = _kernel_table(coefficients, decays, ctx.num_steps, grad_v_max.dtype, grad_v_max.device)  # coef_c d_c^n
         if ctx.raster:
             # sum_b g[b, o] sum_k raster[b, k, i] K(t_max[b, o] - t_k), as one matrix product
             (raster,) = inputs
-            table = _kernel_table(
-                ctx.kernel.coefficients, ctx.kernel.decays(ctx.dt), ctx.num_steps, grad_v_max.dtype, grad_v_max.device
-            ).sum(dim=0)  # K(n dt), n = 0 .. L-1
             lag = max_step.unsqueeze(-1) - torch.arange(ctx.num_steps, device=max_step.device)  # [B, N_out, L]
-            window = table[lag.clamp(min=0)] * (lag >= 0) * grad_v_max.unsqueeze(-1)
+            window = table.sum(dim=0)[lag.clamp(min=0)] * (lag >= 0) * grad_v_max.unsqueeze(-1)
             grad_weights = torch.einsum("bki,bok->io", raster.to(grad_v_max.dtype), window)
+        elif ctx.backend == "compiled":
+            from lif import compiled
+
+            steps, phases = inputs
+            gradient = compiled.weight_gradient(
+                steps.numpy(), phases.numpy(), max_step.numpy(), grad_v_max.detach().contiguous().numpy(),
+                table.numpy(), steps.shape[1] // ctx.num_inputs, compiled.num_threads(),
+            )
+            grad_weights = torch.from_numpy(gradient)
         else:
             psp = kernel_at(GriddedSpikes(*inputs), max_step, ctx.kernel, ctx.dt, ctx.num_steps)  # [B, N_in, N_out]
             grad_weights = torch.einsum("bio,bo->io", psp, grad_v_max)
-        return grad_weights, None, None, None, None, None
+        return grad_weights, None, None, None, None, None, None
 
 
 def max_voltage(
@@ -251,15 +304,18 @@ def max_voltage(
     dt: float,
     num_steps: int,
     v_rest: float = 0.0,
+    backend: str = "auto",
 ) -> tuple[Tensor, Tensor]:
     """Maximum voltage over the grid and its time: (V_max [B, N_out], t_max [B, N_out] in ms).
 
     ``spike_times`` may also be a bool raster [B, L, N_in] (see the module docstring).
+    ``backend``: ``auto`` runs the compiled kernels (:mod:`lif.compiled`) on the CPU and
+    tensor operations elsewhere (CUDA); ``compiled`` or ``torch`` choose one.
 
     The gradient of V_max with respect to ``weights`` is the tempotron rule
     dV_max/dW[i, o] = sum_j K(t_max - t_i^j); the trace is not kept for the backward pass.
     """
-    v_max, max_step = _MaxVoltage.apply(weights, spike_times, kernel, dt, num_steps, v_rest)
+    v_max, max_step = _MaxVoltage.apply(weights, spike_times, kernel, dt, num_steps, v_rest, backend)
     return v_max, max_step.to(v_max.dtype) * dt
 
 
@@ -277,9 +333,10 @@ def time_averaged_psp(inputs: Tensor, kernel: ExponentialSumKernel, dt: float, n
         remaining = table.cumsum(dim=0).flip(0)  # a spike at step k adds sum_{n < L - k} K(n dt)
         return torch.einsum("bki,k->bi", inputs.to(dtype), remaining) / num_steps
     spikes = grid_spikes(inputs, kernel, dt, num_steps, dtype)
-    steps_left = (num_steps - spikes.step).unsqueeze(-1).to(dtype)  # [B, N_in, S, 1]
-    sums = spikes.phase * coefficients * (1 - decays**steps_left) / (1 - decays)
-    return sums.sum(dim=(2, 3)) / num_steps
+    steps_left = (num_steps - spikes.step.long()).to(dtype)  # [B, N_in, S]
+    shape = (-1, 1, 1, 1)
+    sums = spikes.phase * coefficients.view(shape) * (1 - decays.view(shape) ** steps_left) / (1 - decays.view(shape))
+    return sums.sum(dim=(0, 3)) / num_steps
 
 
 def mean_voltage(

@@ -1,0 +1,231 @@
+"""CPU kernels compiled with numba: the tempotron's maximum voltage at the cost of the math.
+
+The same exact computation as :mod:`lif.functional`, fused instead of spread over tensor
+operations, for groups of LANES patterns at once (the groups in parallel over the CPU's
+threads):
+
+0. grid: entry step k = ceil(t/dt) and phase p_c = exp(-(k dt - t)/tau_c) of every spike,
+   in branch-free passes that the compiler vectorises. The exponential's argument lies in
+   (-dt/tau_c, 0] (spikes before t = 0 add whole steps, d_c^n, separately), so it is a
+   degree-12 Taylor polynomial of x / 2^m (|x / 2^m| <= 1/4, truncation below 1e-17)
+   squared m times: accurate to a few ulp, like any libm exp, but only multiply-adds;
+1. scatter: add W[i, o] * p_c into a per-group current buffer I[k, c, o, lane] (a few
+   hundred KB, in cache);
+2. scan: the exact recursion A_c[k] = d_c A_c[k-1] + I[k, c, o] and
+   V[k, o] = v_rest + sum_c coef_c A_c[k], keeping the running maximum and its step. The
+   recursion is sequential in time, so it runs across the LANES patterns of a group in
+   SIMD registers instead;
+3. backward: dV_max/dW[i, o] = sum_j K(t_max - t_i^j)
+   = sum_j sum_c coef_c d_c^(k_max - k_ij) p_c,ij (for k_ij <= k_max), from the saved steps
+   and phases and a table of coef_c d_c^n.
+
+Per pattern that is N_in * S * C * N_out scatters, L * C * N_out recursion steps and as
+many multiply-adds in the backward pass as scatters: no [B, L, N_in] tensor anywhere.
+
+numba compiles each kernel once per dtype and caches the machine code on disk (seconds the
+very first time, then milliseconds).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+LANES = 16  # patterns scanned together: one AVX-512 register of float32
+JIT = dict(nogil=True, cache=True)
+
+
+@numba.njit(**JIT)
+def _scan_group(current, count, coefficients, decays, v_rest, v_max, max_step, first):
+    """Exact recursion over current[k, c, o, lane] for ``count`` lanes; results into rows first.."""
+    num_steps, num_terms, num_outputs, lanes = current.shape
+    dtype = current.dtype
+    state = np.zeros((num_terms, num_outputs, lanes), dtype=dtype)
+    best = np.full((num_outputs, lanes), -np.inf, dtype=dtype)
+    best_step = np.zeros((num_outputs, lanes), dtype=np.int64)
+    volt = np.empty(lanes, dtype=dtype)
+    for k in range(num_steps):
+        for o in range(num_outputs):
+            for lane in range(lanes):
+                volt[lane] = v_rest
+            for c in range(num_terms):
+                decay, coefficient = decays[c], coefficients[c]
+                for lane in range(lanes):
+                    value = decay * state[c, o, lane] + current[k, c, o, lane]
+                    state[c, o, lane] = value
+                    volt[lane] += coefficient * value
+            for lane in range(lanes):
+                if volt[lane] > best[o, lane]:  # strict: the first maximum, as torch.max
+                    best[o, lane] = volt[lane]
+                    best_step[o, lane] = k
+    for lane in range(count):
+        for o in range(num_outputs):
+            v_max[first + lane, o] = best[o, lane]
+            max_step[first + lane, o] = best_step[o, lane]
+
+
+TAYLOR = tuple(1.0 / float(np.prod(np.arange(1, n + 1))) for n in range(13))  # 1/n!, n = 0..12
+
+
+def exp_squarings(log_decays: np.ndarray) -> np.ndarray:
+    """m_c: how often to halve |log d_c| (the largest |argument|: one step of delay) to reach <= 1/4."""
+    largest = np.maximum(-log_decays, 1e-300)
+    return np.maximum(0, np.ceil(np.log2(largest / 0.25))).astype(np.int64)
+
+
+MAX_SQUARINGS = 4  # |log d_c| <= 4: a kernel term decays by at most e^-4 per step
+
+
+@numba.njit(inline="always", **JIT)
+def _exp_small(y, squarings):
+    """exp(y * 2^squarings) for |y| <= 1/4: Taylor polynomial of y, squared back (branch-free)."""
+    p = TAYLOR[12] * y + TAYLOR[11]
+    p = p * y + TAYLOR[10]
+    p = p * y + TAYLOR[9]
+    p = p * y + TAYLOR[8]
+    p = p * y + TAYLOR[7]
+    p = p * y + TAYLOR[6]
+    p = p * y + TAYLOR[5]
+    p = p * y + TAYLOR[4]
+    p = p * y + TAYLOR[3]
+    p = p * y + TAYLOR[2]
+    p = p * y + TAYLOR[1]
+    p = p * y + TAYLOR[0]
+    p = p * p if squarings >= 1 else p
+    p = p * p if squarings >= 2 else p
+    p = p * p if squarings >= 3 else p
+    return p * p if squarings >= 4 else p
+
+
+@numba.njit(**JIT)  # not inlined: on its own the compiler vectorises its loops
+def _grid_pattern(times, scale, last, log_decays, squarings, steps, phases, fractions):
+    """Entry steps (-1: dropped) and phases [C, S] of one pattern's spike times [S] (ms)."""
+    num_spikes = times.shape[0]
+    before = 0  # any spike more than a step before t = 0? (an integer OR: it vectorises, a float min does not)
+    for j in range(num_spikes):  # branch-free, so that it vectorises
+        position = np.float64(times[j]) * scale  # in steps
+        before |= position <= -1.0
+        ceiling = np.ceil(position)
+        inside = ceiling <= last and position > -np.inf  # False for NaN, +-inf and t >= L dt
+        entry = max(ceiling, 0.0) if inside else 0.0  # spikes before t = 0 enter at step 0
+        delay = entry - position if inside else 0.0  # steps from the spike to its entry, >= 0
+        fractions[j] = delay - np.floor(delay)  # all of it, except for spikes before t = 0
+        steps[j] = np.int32(entry) if inside else np.int32(-1)
+    for c in range(log_decays.shape[0]):
+        term = phases[c]  # a contiguous row: the loop below vectorises
+        if squarings[c] <= MAX_SQUARINGS:
+            factor, count = log_decays[c] * 0.5 ** squarings[c], squarings[c]
+            for j in range(num_spikes):
+                term[j] = _exp_small(fractions[j] * factor, count)
+        else:
+            for j in range(num_spikes):
+                term[j] = np.exp(fractions[j] * log_decays[c])
+    if before:  # spikes more than a step before t = 0: their whole steps too
+        for j in range(num_spikes):
+            position = np.float64(times[j]) * scale
+            if position <= -1.0 and position > -np.inf:
+                for c in range(log_decays.shape[0]):
+                    phases[c, j] *= np.exp(np.floor(-position) * log_decays[c])
+
+
+@numba.njit(**JIT)
+def _scatter_pattern(steps, phases, weights, current, lane):
+    """current[k, c, o, lane] += W[i, o] * phase[c, j] for every spike j of afferent i entering at k."""
+    num_inputs, num_outputs = weights.shape
+    per_input = steps.shape[0] // num_inputs
+    for i in range(num_inputs):
+        for j in range(i * per_input, (i + 1) * per_input):
+            k = steps[j]
+            if k >= 0:
+                for c in range(phases.shape[0]):
+                    phase = phases[c, j]
+                    for o in range(num_outputs):
+                        current[k, c, o, lane] += weights[i, o] * phase
+
+
+@numba.njit(parallel=True, **JIT)
+def max_voltage_spike_times(times, weights, dt, num_steps, coefficients, decays, log_decays, squarings, v_rest):
+    """(v_max [B, O], max_step [B, O], steps [B, N*S] (-1: dropped), phases [B, C, N*S]).
+
+    ``times`` [B, N*S] in ms (the S spikes of afferent i at columns i*S ... i*S+S-1);
+    ``log_decays`` = log d_c and ``squarings`` = :func:`exp_squarings` (float64, computed once).
+    The gridding runs in float64; phases are stored in the weights' dtype.
+    """
+    batch, num_spikes = times.shape
+    num_outputs = weights.shape[1]
+    num_terms = decays.shape[0]
+    dtype = weights.dtype
+    last = float(num_steps - 1)
+    v_max = np.empty((batch, num_outputs), dtype=dtype)
+    max_step = np.zeros((batch, num_outputs), dtype=np.int64)
+    steps = np.empty((batch, num_spikes), dtype=np.int32)
+    phases = np.empty((batch, num_terms, num_spikes), dtype=dtype)
+    scale = 1.0 / dt
+    for group in numba.prange((batch + LANES - 1) // LANES):
+        first = group * LANES
+        count = min(LANES, batch - first)
+        current = np.zeros((num_steps, num_terms, num_outputs, LANES), dtype=dtype)
+        fractions = np.empty(num_spikes, dtype=np.float64)
+        for lane in range(count):
+            b = first + lane
+            _grid_pattern(times[b], scale, last, log_decays, squarings, steps[b], phases[b], fractions)
+            _scatter_pattern(steps[b], phases[b], weights, current, lane)
+        _scan_group(current, count, coefficients, decays, v_rest, v_max, max_step, first)
+    return v_max, max_step, steps, phases
+
+
+@numba.njit(parallel=True, **JIT)
+def max_voltage_currents(currents, coefficients, decays, v_rest):
+    """(v_max [B, O], max_step [B, O]) for per-step input currents [B, L, C, O] (any strides)."""
+    batch, num_steps, num_terms, num_outputs = currents.shape
+    dtype = currents.dtype
+    v_max = np.empty((batch, num_outputs), dtype=dtype)
+    max_step = np.zeros((batch, num_outputs), dtype=np.int64)
+    for group in numba.prange((batch + LANES - 1) // LANES):
+        first = group * LANES
+        count = min(LANES, batch - first)
+        current = np.zeros((num_steps, num_terms, num_outputs, LANES), dtype=dtype)
+        for lane in range(count):
+            for k in range(num_steps):
+                for c in range(num_terms):
+                    for o in range(num_outputs):
+                        current[k, c, o, lane] = currents[first + lane, k, c, o]
+        _scan_group(current, count, coefficients, decays, v_rest, v_max, max_step, first)
+    return v_max, max_step
+
+
+@numba.njit(parallel=True, **JIT)
+def weight_gradient(steps, phases, max_step, grad_v_max, table, per_input, num_chunks):
+    """sum_b g[b, o] sum_j sum_c table[c, k_max[b, o] - k_bj] p_bcj over spikes j with 0 <= k_bj <= k_max, [N, O].
+
+    steps [B, N*S] (-1: dropped), phases [B, C, N*S]; spike j belongs to afferent j // per_input.
+
+    Parallel over chunks of the batch, each with its own accumulator, summed at the end.
+    """
+    batch, num_spikes = steps.shape
+    num_inputs = num_spikes // per_input
+    num_outputs = max_step.shape[1]
+    num_terms = table.shape[0]
+    partial = np.zeros((num_chunks, num_inputs, num_outputs), dtype=phases.dtype)
+    chunk_size = (batch + num_chunks - 1) // num_chunks
+    for chunk in numba.prange(num_chunks):
+        for b in range(chunk * chunk_size, min(batch, (chunk + 1) * chunk_size)):
+            for o in range(num_outputs):
+                gradient = grad_v_max[b, o]
+                if gradient == 0:  # a correct pattern (hinge) contributes nothing
+                    continue
+                k_max = max_step[b, o]
+                for i in range(num_inputs):
+                    for j in range(i * per_input, (i + 1) * per_input):
+                        k = steps[b, j]
+                        if k < 0 or k > k_max:
+                            continue
+                        psp = 0.0
+                        for c in range(num_terms):
+                            psp += table[c, k_max - k] * phases[b, c, j]
+                        partial[chunk, i, o] += gradient * psp
+    return partial.sum(axis=0)
+
+
+def num_threads() -> int:
+    return numba.get_num_threads()
