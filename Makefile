@@ -10,7 +10,7 @@ OPTUNA_STORAGE ?= sqlite:///outputs/optuna.db
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: install install-dev train test dashboard clean
+.PHONY: install install-dev train test dashboard bench bench-peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ train: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(ARGS)
+
+# The benchmark against references and peers (scripts/bench.py --help).
+bench: $(VENV)/.installed
+	$(BIN)/python scripts/bench.py $(ARGS)
+
+bench-peers: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation norse==1.1.0 spikingjelly==2.0.0
 
 # Optuna's web UI on the study storage, on http://127.0.0.1:8080 (Ctrl-C stops it).
 dashboard: $(VENV)/.installed

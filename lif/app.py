@@ -8,12 +8,13 @@ surfaces as one :class:`~lif.errors.ConfigError` naming the field (``kernel.tau_
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import warnings
-from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import hydra
@@ -83,6 +84,7 @@ class Parts:
     module: TempotronModule
     trainer: L.Trainer
     recorder: TrialRecorder | None
+    data_seconds: float  # generating, encoding and splitting the data
 
 
 def build_parts(cfg: DictConfig) -> Parts:
@@ -94,8 +96,10 @@ def build_parts(cfg: DictConfig) -> Parts:
     build(cfg, "kernel")
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     log.info("building %s: data=%s model=%s kernel=%s", cfg.task_name, cfg.data._target_, cfg.model._target_, cfg.kernel._target_)
+    data_started = time.perf_counter()
     datamodule = build(cfg, "data")
     datamodule.setup("fit")  # generate and encode now: bad data fails before any output is written
+    data_seconds = time.perf_counter() - data_started
     net = build(cfg, "model", num_afferents=datamodule.num_afferents)  # the encoded input's width
     loss = build(cfg, "loss")
     with reported_as("model"):
@@ -134,7 +138,7 @@ def build_parts(cfg: DictConfig) -> Parts:
         callbacks.append(recorder)
         loggers.append(recorder.metrics_logger)
     trainer = build(cfg, "trainer", callbacks=callbacks, logger=loggers or False)
-    return Parts(datamodule, module, trainer, recorder)
+    return Parts(datamodule, module, trainer, recorder, data_seconds)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -152,9 +156,11 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     started = time.perf_counter()
     parts = build_parts(cfg)
     datamodule, module, trainer, recorder = parts.datamodule, parts.module, parts.trainer, parts.recorder
+    build_seconds = time.perf_counter() - started
     resolved = OmegaConf.to_container(cfg, resolve=True)
     for logger in trainer.loggers:
-        logger.log_hyperparams(resolved)  # the W&B run config, the CSV logger's hparams.yaml
+        logger.log_hyperparams(resolved)  # the W&B run config (this starts the W&B run), hparams.yaml
+    loggers_seconds = time.perf_counter() - started - build_seconds
 
     try:
         fit_started = time.perf_counter()
@@ -173,11 +179,18 @@ def _train(cfg: DictConfig) -> dict[str, float]:
     if recorder is not None:
         recorder.complete()
 
+    plots_module = sys.modules.get("lif.plots")  # not imported (matplotlib) unless plots are on
+    plots = next((c for c in trainer.callbacks if plots_module and isinstance(c, plots_module.PlotCallback)), None)
     summary = {
         "epochs": trainer.current_epoch,
         "fit_seconds": fit_seconds,
         "total_seconds": time.perf_counter() - started,
         "train_patterns_per_second": trainer.current_epoch * len(datamodule.splits["train"]) / fit_seconds,
+        "build_seconds": build_seconds,
+        "data_seconds": parts.data_seconds,
+        "loggers_seconds": loggers_seconds,
+        "plots_seconds": plots.seconds if plots else 0.0,
+        "database_seconds": recorder.store.seconds if recorder else 0.0,
     }
     print_summary(cfg, metrics, summary, parts)
     return metrics
@@ -189,6 +202,12 @@ def print_summary(cfg: DictConfig, metrics: dict[str, float], summary: dict[str,
     rows = [
         ("epochs", f"{summary['epochs']} (max {trainer.max_epochs})"),
         ("wall time", f"{summary['fit_seconds']:.2f} s fit, {summary['total_seconds']:.2f} s in train()"),
+        (
+            "time",
+            f"build {summary['build_seconds']:.2f} s (data {summary['data_seconds']:.2f} s), "
+            f"loggers {summary['loggers_seconds']:.2f} s, fit {summary['fit_seconds']:.2f} s "
+            f"(plots {summary['plots_seconds']:.2f} s, database {summary['database_seconds']:.2f} s)",
+        ),
         ("throughput", f"{summary['train_patterns_per_second']:,.0f} training patterns/s"),
     ]
     for name in sorted(metrics):

@@ -9,8 +9,8 @@ threads):
    (-dt/tau_c, 0] (spikes before t = 0 add whole steps, d_c^n, separately), so it is a
    degree-12 Taylor polynomial of x / 2^m (|x / 2^m| <= 1/4, truncation below 1e-17)
    squared m times: accurate to a few ulp, like any libm exp, but only multiply-adds;
-1. scatter: add W[i, o] * p_c into a per-group current buffer I[k, c, o, lane] (a few
-   hundred KB, in cache);
+1. scatter: add W[i, o] * p_c into a per-group current buffer I[c, k, lane], one output
+   at a time (64 KB for L = 500, in cache);
 2. scan: the exact recursion A_c[k] = d_c A_c[k-1] + I[k, c, o] and
    V[k, o] = v_rest + sum_c coef_c A_c[k], keeping the running maximum and its step. The
    recursion is sequential in time, so it runs across the LANES patterns of a group in
@@ -36,9 +36,10 @@ JIT = dict(nogil=True, cache=True)
 
 
 @numba.njit(**JIT)
-def _scan_group(current, count, coefficients, decays, v_rest, v_max, max_step, first):
-    """Exact recursion over current[k, c, o, lane] for ``count`` lanes; results into rows first.."""
-    num_steps, num_terms, num_outputs, lanes = current.shape
+def _scan_group(current, count, coefficients, decays, v_rest, v_max, max_step, first, first_output):
+    """Exact recursion over current[c, o, k, lane] for ``count`` lanes; results into rows
+    first.. and columns first_output.. of v_max and max_step."""
+    num_terms, num_outputs, num_steps, lanes = current.shape
     dtype = current.dtype
     state = np.zeros((num_terms, num_outputs, lanes), dtype=dtype)
     best = np.full((num_outputs, lanes), -np.inf, dtype=dtype)
@@ -50,18 +51,21 @@ def _scan_group(current, count, coefficients, decays, v_rest, v_max, max_step, f
                 volt[lane] = v_rest
             for c in range(num_terms):
                 decay, coefficient = decays[c], coefficients[c]
+                row = current[c, o, k]
                 for lane in range(lanes):
-                    value = decay * state[c, o, lane] + current[k, c, o, lane]
+                    value = decay * state[c, o, lane] + row[lane]
                     state[c, o, lane] = value
                     volt[lane] += coefficient * value
             for lane in range(lanes):
-                if volt[lane] > best[o, lane]:  # strict: the first maximum, as torch.max
-                    best[o, lane] = volt[lane]
+                # strict: the first maximum, as torch.max; and like torch.max, NaN wins (the first)
+                value, previous = volt[lane], best[o, lane]
+                if value > previous or (value != value and previous == previous):
+                    best[o, lane] = value
                     best_step[o, lane] = k
     for lane in range(count):
         for o in range(num_outputs):
-            v_max[first + lane, o] = best[o, lane]
-            max_step[first + lane, o] = best_step[o, lane]
+            v_max[first + lane, first_output + o] = best[o, lane]
+            max_step[first + lane, first_output + o] = best_step[o, lane]
 
 
 TAYLOR = tuple(1.0 / float(np.prod(np.arange(1, n + 1))) for n in range(13))  # 1/n!, n = 0..12
@@ -129,18 +133,29 @@ def _grid_pattern(times, scale, last, log_decays, squarings, steps, phases, frac
 
 
 @numba.njit(**JIT)
-def _scatter_pattern(steps, phases, weights, current, lane):
-    """current[k, c, o, lane] += W[i, o] * phase[c, j] for every spike j of afferent i entering at k."""
-    num_inputs, num_outputs = weights.shape
+def _scatter_pattern(steps, phases, weights, output, current, lane):
+    """current[c, 0, k, lane] += W[i, output] * phase[c, j] for every spike j of afferent i entering at k.
+
+    Terms are the outer loop and the spikes the long inner one (tiny inner loops cost more
+    than the additions: measured 6x), each writing one contiguous [L, lanes] block.
+    """
+    num_inputs = weights.shape[0]
     per_input = steps.shape[0] // num_inputs
-    for i in range(num_inputs):
-        for j in range(i * per_input, (i + 1) * per_input):
-            k = steps[j]
-            if k >= 0:
-                for c in range(phases.shape[0]):
-                    phase = phases[c, j]
-                    for o in range(num_outputs):
-                        current[k, c, o, lane] += weights[i, o] * phase
+    for c in range(phases.shape[0]):
+        row = phases[c]
+        block = current[c, 0]
+        if per_input == 1:
+            for i in range(num_inputs):
+                k = steps[i]
+                if k >= 0:
+                    block[k, lane] += weights[i, output] * row[i]
+        else:
+            for i in range(num_inputs):
+                weight = weights[i, output]
+                for j in range(i * per_input, (i + 1) * per_input):
+                    k = steps[j]
+                    if k >= 0:
+                        block[k, lane] += weight * row[j]
 
 
 @numba.njit(parallel=True, **JIT)
@@ -164,13 +179,17 @@ def max_voltage_spike_times(times, weights, dt, num_steps, coefficients, decays,
     for group in numba.prange((batch + LANES - 1) // LANES):
         first = group * LANES
         count = min(LANES, batch - first)
-        current = np.zeros((num_steps, num_terms, num_outputs, LANES), dtype=dtype)
         fractions = np.empty(num_spikes, dtype=np.float64)
         for lane in range(count):
             b = first + lane
             _grid_pattern(times[b], scale, last, log_decays, squarings, steps[b], phases[b], fractions)
-            _scatter_pattern(steps[b], phases[b], weights, current, lane)
-        _scan_group(current, count, coefficients, decays, v_rest, v_max, max_step, first)
+        # One output at a time: a [C, 1, L, LANES] buffer (64 KB for L = 500) stays in cache.
+        current = np.empty((num_terms, 1, num_steps, LANES), dtype=dtype)
+        for o in range(num_outputs):
+            current[:] = 0.0
+            for lane in range(count):
+                _scatter_pattern(steps[first + lane], phases[first + lane], weights, o, current, lane)
+            _scan_group(current, count, coefficients, decays, v_rest, v_max, max_step, first, o)
     return v_max, max_step, steps, phases
 
 
@@ -184,13 +203,13 @@ def max_voltage_currents(currents, coefficients, decays, v_rest):
     for group in numba.prange((batch + LANES - 1) // LANES):
         first = group * LANES
         count = min(LANES, batch - first)
-        current = np.zeros((num_steps, num_terms, num_outputs, LANES), dtype=dtype)
+        current = np.zeros((num_terms, num_outputs, num_steps, LANES), dtype=dtype)
         for lane in range(count):
             for k in range(num_steps):
                 for c in range(num_terms):
                     for o in range(num_outputs):
-                        current[k, c, o, lane] = currents[first + lane, k, c, o]
-        _scan_group(current, count, coefficients, decays, v_rest, v_max, max_step, first)
+                        current[c, o, k, lane] = currents[first + lane, k, c, o]
+        _scan_group(current, count, coefficients, decays, v_rest, v_max, max_step, first, 0)
     return v_max, max_step
 
 
@@ -206,25 +225,24 @@ def weight_gradient(steps, phases, max_step, grad_v_max, table, per_input, num_c
     num_inputs = num_spikes // per_input
     num_outputs = max_step.shape[1]
     num_terms = table.shape[0]
-    partial = np.zeros((num_chunks, num_inputs, num_outputs), dtype=phases.dtype)
+    partial = np.zeros((num_chunks, num_outputs, num_inputs), dtype=phases.dtype)  # [O, N]: unit stride inside
     chunk_size = (batch + num_chunks - 1) // num_chunks
     for chunk in numba.prange(num_chunks):
+        accumulator = partial[chunk]
         for b in range(chunk * chunk_size, min(batch, (chunk + 1) * chunk_size)):
             for o in range(num_outputs):
                 gradient = grad_v_max[b, o]
                 if gradient == 0:  # a correct pattern (hinge) contributes nothing
                     continue
                 k_max = max_step[b, o]
-                for i in range(num_inputs):
-                    for j in range(i * per_input, (i + 1) * per_input):
+                for c in range(num_terms):  # terms outside, spikes inside: long inner loops
+                    kernel_term = table[c]
+                    row = phases[b, c]
+                    for j in range(num_spikes):
                         k = steps[b, j]
-                        if k < 0 or k > k_max:
-                            continue
-                        psp = 0.0
-                        for c in range(num_terms):
-                            psp += table[c, k_max - k] * phases[b, c, j]
-                        partial[chunk, i, o] += gradient * psp
-    return partial.sum(axis=0)
+                        if k >= 0 and k <= k_max:
+                            accumulator[o, j // per_input if per_input > 1 else j] += gradient * kernel_term[k_max - k] * row[j]
+    return partial.sum(axis=0).T.copy()
 
 
 def num_threads() -> int:

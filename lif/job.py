@@ -8,10 +8,12 @@ multirun starts a run of its own.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +22,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger(__name__)
 
 
 def hydra_job() -> DictConfig | None:
@@ -66,7 +70,9 @@ def finish_wandb(failed: bool) -> None:
     """End the active W&B run, if any (a no-op when W&B was never imported)."""
     wandb = sys.modules.get("wandb")
     if wandb is not None and wandb.run is not None:
+        started = time.perf_counter()
         wandb.finish(exit_code=1 if failed else 0)
+        log.info("W&B run finished in %.2f s", time.perf_counter() - started)
 
 
 @contextmanager

@@ -14,6 +14,7 @@ artifacts of the trial.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import matplotlib
@@ -165,6 +166,7 @@ class PlotCallback(Callback):
         self.history: dict[int, dict[str, float]] = {}
         self.initial_weights: Tensor | None = None
         self.written: list[Path] = []
+        self.seconds = 0.0  # time spent drawing and writing
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.initial_weights = pl_module.net.weight.detach().cpu().clone()
@@ -198,6 +200,7 @@ class PlotCallback(Callback):
         }
 
     def write(self, trainer: L.Trainer, pl_module: L.LightningModule, suffix: str = "") -> list[Path]:
+        started = time.perf_counter()
         folder = Path(self.dirpath or Path(trainer.default_root_dir) / "plots")
         folder.mkdir(parents=True, exist_ok=True)
         recorder = next((callback for callback in trainer.callbacks if hasattr(callback, "add_artifact")), None)
@@ -213,4 +216,5 @@ class PlotCallback(Callback):
             if recorder is not None:
                 recorder.add_artifact("plot", str(path))
         self.written += paths
+        self.seconds += time.perf_counter() - started
         return paths

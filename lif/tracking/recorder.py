@@ -132,7 +132,9 @@ class TrialRecorder(Callback):
         """Mark the trial failed (or interrupted, for Ctrl-C and SIGTERM) with the error text."""
         if self.trial_id is None or self.finished:
             return
-        interrupted = isinstance(exception, (KeyboardInterrupt, SystemExit))
+        # The interrupt may surface wrapped (a signal handled inside a C callback, say numba's):
+        # anywhere in the chain counts.
+        interrupted = any(isinstance(error, (KeyboardInterrupt, SystemExit)) for error in exception_chain(exception))
         text = "".join(traceback.format_exception(exception)).strip()
         self.store.finish_trial(
             self.trial_id,
@@ -143,6 +145,15 @@ class TrialRecorder(Callback):
             epochs=self.trainer.current_epoch if self.trainer else None,
         )
         self.finished = True
+
+
+def exception_chain(exception: BaseException) -> list[BaseException]:
+    """The exception and everything it was raised from or during (__cause__, __context__)."""
+    chain: list[BaseException] = []
+    while exception is not None and exception not in chain:
+        chain.append(exception)
+        exception = exception.__cause__ or exception.__context__
+    return chain
 
 
 class EpochMetricLogger(Logger):

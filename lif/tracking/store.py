@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import socket
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -21,6 +23,17 @@ class TrialStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = connect(url)
+        self.seconds = 0.0  # time spent in transactions (the tracking overhead of a job)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One short transaction's session, timed."""
+        started = time.perf_counter()
+        try:
+            with Session(self.engine) as session:
+                yield session
+        finally:
+            self.seconds += time.perf_counter() - started
 
     def experiment_id(
         self, name: str, description: str = "", study_name: str | None = None, study_storage: str | None = None
@@ -28,7 +41,7 @@ class TrialStore:
         """The id of experiment ``name``, created if new; given (non-empty) fields replace the old ones."""
         study_storage = make_url(study_storage).render_as_string(hide_password=True) if study_storage else None
         for _attempt in range(5):
-            with Session(self.engine) as session:
+            with self.session() as session:
                 experiment = session.exec(select(Experiment).where(Experiment.name == name)).first()
                 if experiment is None:
                     experiment = Experiment(name=name, description=description or "")
@@ -72,13 +85,13 @@ class TrialStore:
             hostname=socket.gethostname(),
             optimized_metric=optimized_metric,
         )
-        with Session(self.engine) as session:
+        with self.session() as session:
             session.add(trial)
             session.commit()
             return trial.id
 
     def update_trial(self, trial_id: int, **fields: Any) -> None:
-        with Session(self.engine) as session:
+        with self.session() as session:
             trial = session.get(Trial, trial_id)
             for name, value in fields.items():
                 setattr(trial, name, value)
@@ -93,14 +106,14 @@ class TrialStore:
             if math.isfinite(float(value))
         ]
         if rows:
-            with Session(self.engine) as session:
+            with self.session() as session:
                 session.add_all(rows)
                 session.commit()
 
     def add_artifact(self, trial_id: int, kind: str, path: str) -> None:
         if kind not in ARTIFACT_KINDS:
             raise ValueError(f"artifact kind must be one of {ARTIFACT_KINDS}, got {kind!r}")
-        with Session(self.engine) as session:
+        with self.session() as session:
             session.add(Artifact(trial_id=trial_id, kind=kind, path=str(path)))
             session.commit()
 
@@ -111,5 +124,5 @@ class TrialStore:
         self.update_trial(trial_id, status=status, error=error, ended_at=now(), **results)
 
     def status(self, trial_id: int) -> str:
-        with Session(self.engine) as session:
+        with self.session() as session:
             return session.get(Trial, trial_id).status

@@ -119,14 +119,19 @@ def test_sigterm_and_ctrl_c_leave_the_trial_interrupted(tmp_path, signal_number)
          f"hydra.run.dir={tmp_path}/run", *FAST, *NO_EARLY_STOP],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # wait until the job is training and recording
-        if (tmp_path / "lif.db").exists() and rows(url, EpochMetric):
-            break
-        time.sleep(0.2)
-    job.send_signal(signal_number)
-    job.wait(timeout=120)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # wait until the job is training and recording
+            if (tmp_path / "lif.db").exists() and rows(url, EpochMetric):
+                break
+            time.sleep(0.2)
+        job.send_signal(signal_number)
+        job.wait(timeout=120)
+    finally:
+        if job.poll() is None:  # never leave a training process behind
+            job.kill()
+            job.wait()
     assert job.returncode != 0
     (trial,) = rows(url, Trial)
-    assert trial.status == "interrupted" and trial.ended_at is not None
+    assert trial.status == "interrupted" and trial.ended_at is not None, trial.error
     assert ("SIGTERM" if signal_number == signal.SIGTERM else "KeyboardInterrupt") in trial.error

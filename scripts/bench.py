@@ -1,0 +1,348 @@
+"""Benchmark the tempotron layer against references and peer libraries.
+
+    python scripts/bench.py                 # full tables: batch 64 and 1024, 1 and 10 outputs, scaling
+    python scripts/bench.py --quick         # fewer repeats, no peers, no scaling
+    python scripts/bench.py --only lif,loop --batches 1024 --outputs 1 --no-scaling
+
+Workload (canonical): N_in = 500 afferents each firing once at a whole millisecond in
+[0, T), T = 500 ms, dt = 1 ms (L = 500 steps), the tempotron kernel (tau_m = 15 ms,
+tau_s = 3.75 ms, peak 1), random weights, random +-1 labels. A training step is: maximum
+voltage, hinge loss relu(-y (V_max - 1)), backward, SGD with momentum 0.99. Inference is
+the maximum voltage without gradients. Spikes lie on the grid so that every
+implementation sees exactly the same input.
+
+Implementations: ``lif`` (this project, compiled CPU kernel), ``lif-torch`` (this project's
+tensor path, the one used on GPUs), ``dense`` (a [B, L, N] PSP tensor then a matrix
+product, as SpikingJelly's old Tempotron), ``loop`` (a time-stepped second-order LIF
+recursion with autograd, as snnTorch's Synaptic and Norse's LI cells), and the peers
+``snntorch``, ``norse``, ``spikingjelly`` when importable (``pip install -e ".[bench]"``;
+install Norse and SpikingJelly with --no-deps, they pull torchvision). Before any timing,
+every implementation's maximum voltages are checked against ``lif``'s.
+
+Timings are medians over repeats with min-max; ratios are to ``lif`` in the same run.
+Peak memory is the extra resident memory of one 1024-pattern training step, measured in a
+fresh process (Linux: the high-water mark after /proc/self/clear_refs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lif import functional  # noqa: E402
+from lif.kernels import DoubleExponentialKernel  # noqa: E402
+
+TAU_M, TAU_S, DT = 15.0, 3.75, 1.0
+KERNEL = DoubleExponentialKernel(TAU_M, TAU_S)
+DECAY_M, DECAY_S = KERNEL.decays(DT)
+
+
+class Workload:
+    """Inputs in every format the implementations take, made once per (batch, N, L)."""
+
+    def __init__(self, batch: int, num_inputs: int, num_steps: int, num_outputs: int, seed: int = 0) -> None:
+        generator = torch.Generator().manual_seed(seed)
+        self.batch, self.num_inputs, self.num_steps, self.num_outputs = batch, num_inputs, num_steps, num_outputs
+        steps = torch.randint(0, num_steps, (batch, num_inputs), generator=generator)
+        self.times = steps.float() * DT  # [B, N] ms, on the grid
+        self.raster = torch.zeros(num_steps, batch, num_inputs)  # [L, B, N], time first for the loops
+        self.raster.scatter_(0, steps.unsqueeze(0), 1.0)
+        self.weights = torch.randn(num_inputs, num_outputs, generator=generator) * 0.05
+        self.targets = (torch.randint(0, 2, (batch, num_outputs), generator=generator) * 2 - 1).float()
+
+
+# --- implementations: each maps a workload and trainable weights [N, O] to V_max [B, O] -----
+
+def lif_compiled(work, weights):
+    return functional.max_voltage(work.times, weights, KERNEL, DT, work.num_steps, backend="compiled")[0]
+
+
+def lif_torch(work, weights):
+    return functional.max_voltage(work.times, weights, KERNEL, DT, work.num_steps, backend="torch")[0]
+
+
+def dense(work, weights):
+    """psp[b, k, i] = K(t_k - t_i) gathered from a table of K on the grid, then one matrix product."""
+    table = getattr(work, "_table", None)
+    if table is None:  # K(n dt) for n = -1 (zero: before the spike), 0, ..., L-1
+        table = torch.cat([torch.zeros(1), KERNEL(torch.arange(work.num_steps, dtype=torch.float64) * DT).float()])
+        work._table, work._steps = table, (work.times / DT).round().to(torch.int32)
+    lag = torch.arange(work.num_steps, dtype=torch.int32)[None, :, None] - work._steps[:, None, :]  # [B, L, N]
+    psp = table[lag.clamp_(min=-1).add_(1)].to(weights.dtype)
+    return (psp @ weights).max(dim=1).values
+
+
+def loop(work, weights):
+    """V = V0 (A - B), A_k = a A_{k-1} + I_k, B_k = b B_{k-1} + I_k, one time step at a time."""
+    trace_m = trace_s = torch.zeros(work.batch, work.num_outputs)
+    v_max = torch.full((work.batch, work.num_outputs), -math.inf)
+    for k in range(work.num_steps):
+        current = work.raster[k] @ weights
+        trace_m = DECAY_M * trace_m + current
+        trace_s = DECAY_S * trace_s + current
+        v_max = torch.maximum(v_max, KERNEL.v_0 * (trace_m - trace_s))
+    return v_max
+
+
+def snntorch_synaptic(work, weights):
+    """snnTorch's Synaptic neuron (syn = alpha syn + x; mem = beta mem + syn) without reset.
+
+    With alpha = d_s, beta = d_m and inputs scaled by V0 (d_m - d_s), mem at step k is our V at k+1.
+    """
+    import snntorch
+
+    neuron = snntorch.Synaptic(alpha=DECAY_S, beta=DECAY_M, threshold=1e30, reset_mechanism="none")
+    scale = KERNEL.v_0 * (DECAY_M - DECAY_S)
+    syn, mem = neuron.init_synaptic()
+    v_max = torch.zeros(work.batch, work.num_outputs)  # V at step 0 is 0
+    for k in range(work.num_steps - 1):
+        _, syn, mem = neuron(scale * (work.raster[k] @ weights), syn, mem)
+        v_max = torch.maximum(v_max, mem)
+    return v_max
+
+
+def norse_li(work, weights):
+    """Norse's leaky integrator (Euler form) with its step factors set to the exact decays.
+
+    With tau_mem_inv = (1 - d_m)/dt and tau_syn_inv = (1 - d_s)/dt (the input jumps in before the
+    voltage update), Norse's v after step k is c V_{k+1} with c = (1 - d_m) / ((d_m - d_s) V0);
+    inputs are scaled by 1/c.
+    """
+    import norse.torch as norse
+
+    parameters = norse.LIParameters(
+        tau_syn_inv=torch.tensor((1 - DECAY_S) / DT), tau_mem_inv=torch.tensor((1 - DECAY_M) / DT), v_leak=torch.tensor(0.0)
+    )
+    cell = norse.LICell(parameters, dt=DT)
+    scale = (DECAY_M - DECAY_S) * KERNEL.v_0 / (1 - DECAY_M)
+    state = None
+    v_max = torch.zeros(work.batch, work.num_outputs)  # V at step 0 is 0
+    for k in range(work.num_steps - 1):
+        v, state = cell(scale * (work.raster[k] @ weights), state)
+        v_max = torch.maximum(v_max, v)
+    return v_max
+
+
+def spikingjelly_tempotron(work, weights):
+    """SpikingJelly 2.0's continuous-time Tempotron (threshold out of reach: no shunting)."""
+    from spikingjelly.timing_based.functional import tempotron
+
+    events = (
+        work.times.reshape(-1).to(weights.dtype),
+        torch.arange(work.num_inputs).repeat(work.batch),
+        torch.arange(work.batch + 1) * work.num_inputs,
+    )
+    v_max, _, _ = tempotron(*events, weights.t(), work.num_steps * DT, tau=TAU_M, tau_s=TAU_S, v_threshold=1e9)
+    return v_max
+
+
+IMPLEMENTATIONS = {
+    "lif": lif_compiled,
+    "lif-torch": lif_torch,
+    "dense": dense,
+    "loop": loop,
+    "snntorch": snntorch_synaptic,
+    "norse": norse_li,
+    "spikingjelly": spikingjelly_tempotron,
+}
+PEERS = {"snntorch": "snntorch", "norse": "norse", "spikingjelly": "spikingjelly"}
+
+
+def available(name: str) -> bool:
+    if name not in PEERS:
+        return True
+    try:
+        __import__(PEERS[name])
+        if name == "spikingjelly":
+            from spikingjelly.timing_based.neuron import Tempotron  # noqa: F401
+        return True
+    except Exception:
+        return False
+
+
+def check(name: str, tolerance: float = 2e-4) -> str:
+    """Compare V_max with lif's on a small workload; SpikingJelly (continuous time) with a fine grid."""
+    work = Workload(batch=16, num_inputs=100, num_steps=200, num_outputs=3, seed=1)
+    weights = work.weights.clone()
+    if name == "spikingjelly":
+        fine = 100  # lif on a grid 100 times finer approaches the continuous maximum
+        reference = functional.max_voltage(work.times.double(), weights.double(), KERNEL, DT / fine, work.num_steps * fine)[0]
+        got = IMPLEMENTATIONS[name](work, weights.double()).detach()
+        tolerance = 1e-3
+    else:
+        reference = lif_compiled(work, weights)
+        got = IMPLEMENTATIONS[name](work, weights).detach()
+    error = (got.double() - reference.double()).abs().max().item() / reference.abs().max().item()
+    if error > tolerance:
+        raise SystemExit(f"bench: {name} disagrees with lif: relative max-voltage error {error:.2e} > {tolerance:g}")
+    return f"{error:.1e}"
+
+
+def time_steps(name: str, work: Workload, training: bool, repeats: int, warmup: int) -> list[float]:
+    """Seconds per step over ``repeats`` steps after ``warmup`` steps."""
+    implementation = IMPLEMENTATIONS[name]
+    weights = work.weights.clone().requires_grad_(training)
+    optimizer = torch.optim.SGD([weights], lr=1e-4, momentum=0.99)
+
+    def step():
+        if training:
+            v_max = implementation(work, weights)
+            loss = torch.relu(-work.targets * (v_max - 1.0)).sum()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        else:
+            with torch.no_grad():
+                implementation(work, weights)
+
+    for _ in range(warmup):
+        step()
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        step()
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def peak_memory_in_fresh_process(name: str, num_outputs: int, batch: int = 1024) -> float | None:
+    """Extra resident MiB of one training step, in a new process (None where not measurable)."""
+    code = f"""
+import gc, sys
+sys.argv = ['bench']
+sys.path.insert(0, {str(ROOT / 'scripts')!r})
+import bench
+small = bench.Workload(16, 500, 500, {num_outputs})
+bench.time_steps({name!r}, small, True, 1, 1)  # compile and warm up on a small batch
+work = bench.Workload({batch}, 500, 500, {num_outputs})
+gc.collect()
+def status(key):
+    for line in open('/proc/self/status'):
+        if line.startswith(key):
+            return int(line.split()[1])
+before = status('VmRSS:')
+open('/proc/self/clear_refs', 'w').write('5')
+bench.time_steps({name!r}, work, True, 1, 0)
+print((status('VmHWM:') - before) / 1024)
+"""
+    try:
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
+        return float(result.stdout.strip().splitlines()[-1])
+    except Exception:
+        return None
+
+
+def row_text(seconds: list[float], batch: int, reference: float | None) -> tuple[str, str, str]:
+    median = statistics.median(seconds)
+    rate = batch / median
+    spread = f"{batch / max(seconds):,.0f}-{batch / min(seconds):,.0f}"
+    ratio = "1.0x" if reference is None else f"{reference / median:.2g}x" if reference / median < 10 else f"1/{median / reference:.0f}x"
+    return f"{rate:,.0f}", spread, ratio
+
+
+def print_table(title: str, header: list[str], rows: list[list[str]], markdown: bool) -> None:
+    if markdown:
+        print(f"\n**{title}**\n")
+        print("| " + " | ".join(header) + " |")
+        print("|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|")
+        for row in rows:
+            print("| " + " | ".join(row) + " |")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for index, name in enumerate(header):
+        table.add_column(name, justify="left" if index == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    Console(width=160).print(table)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="See the module docstring for the workload.")
+    parser.add_argument("--only", help="comma-separated implementations (default: all importable)")
+    parser.add_argument("--batches", default="64,1024", help="batch sizes (default: %(default)s)")
+    parser.add_argument("--outputs", default="1,10", help="numbers of outputs (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=15, help="timed steps per measurement (default: %(default)s)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (default: %(default)s)")
+    parser.add_argument("--slow-repeats", type=int, default=3, help="timed steps for implementations over 1 s a step")
+    parser.add_argument("--no-scaling", action="store_true", help="skip the scaling table")
+    parser.add_argument("--no-memory", action="store_true", help="skip peak memory (it starts fresh processes)")
+    parser.add_argument("--quick", action="store_true", help="lif, lif-torch, dense and loop only, few repeats, no scaling")
+    parser.add_argument("--markdown", action="store_true", help="print Markdown tables (for the README)")
+    parser.add_argument("--json", help="also write every measurement to this JSON file")
+    arguments = parser.parse_args(argv)
+    if arguments.quick:
+        arguments.repeats, arguments.no_scaling = 5, True
+        arguments.only = arguments.only or "lif,lif-torch,dense,loop"
+    names = [name for name in (arguments.only.split(",") if arguments.only else IMPLEMENTATIONS) if available(name)]
+    missing = [name for name in (arguments.only.split(",") if arguments.only else IMPLEMENTATIONS) if name not in names]
+    machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    print(f"machine: {machine}; not importable: {', '.join(missing) or 'none'}")
+    print("max-voltage check against lif (relative error): " + ", ".join(f"{name} {check(name)}" for name in names if name != "lif"))
+
+    results = []
+    for num_outputs in map(int, arguments.outputs.split(",")):
+        rows = []
+        for batch in map(int, arguments.batches.split(",")):
+            work = Workload(batch, 500, 500, num_outputs)
+            reference = {}
+            for name in names:
+                cells = [f"{name}", f"{batch}"]
+                for training in (True, False):
+                    probe = time_steps(name, work, training, 1, 1)
+                    repeats = arguments.repeats if probe[0] < 1.0 else arguments.slow_repeats
+                    seconds = time_steps(name, work, training, repeats, arguments.warmup if probe[0] < 1.0 else 0)
+                    reference.setdefault((name == "lif", training), statistics.median(seconds)) if name == "lif" else None
+                    cells += list(row_text(seconds, batch, reference.get((True, training)) if name != "lif" else None))
+                    results.append({"implementation": name, "outputs": num_outputs, "batch": batch, "training": training, "seconds": seconds})
+                memory = None
+                if batch == 1024 and not arguments.no_memory:
+                    memory = peak_memory_in_fresh_process(name, num_outputs)
+                    results.append({"implementation": name, "outputs": num_outputs, "peak_mib": memory})
+                cells.append("-" if memory is None else f"{memory:.0f}")
+                rows.append(cells)
+        header = ["implementation", "batch", "train patterns/s", "train min-max", "train vs lif", "infer patterns/s", "infer min-max", "infer vs lif", "peak MiB (1024)"]
+        print_table(f"{num_outputs} output(s): N_in = 500, L = 500 ({machine})", header, rows, arguments.markdown)
+
+    if not arguments.no_scaling:
+        rows = []
+        base = None
+        for num_steps, num_inputs in [(250, 500), (500, 500), (1000, 500), (2000, 500), (500, 250), (500, 1000), (500, 2000)]:
+            work = Workload(1024, num_inputs, num_steps, 1)
+            cells = [f"L = {num_steps}, N_in = {num_inputs}"]
+            for name in [name for name in ("lif", "lif-torch") if name in names]:
+                seconds = statistics.median(time_steps(name, work, True, arguments.repeats, arguments.warmup))
+                if name == "lif" and (num_steps, num_inputs) == (500, 500):
+                    base = seconds
+                cells += [f"{seconds * 1e3:.2f}", f"{1024 / seconds:,.0f}"]
+                results.append({"implementation": name, "scaling": [num_steps, num_inputs], "seconds": seconds})
+            rows.append(cells)
+        header = ["workload (batch 1024, binary, training)"]
+        for name in ("lif", "lif-torch"):
+            if name in names:
+                header += [f"{name} ms/step", f"{name} patterns/s"]
+        print_table("scaling of one training step", header, rows, arguments.markdown)
+        if base:
+            print(f"(lif at L = 500, N_in = 500: {base * 1e3:.2f} ms per 1024-pattern step)")
+    if arguments.json:
+        Path(arguments.json).write_text(json.dumps({"machine": machine, "results": results}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
