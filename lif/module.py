@@ -63,14 +63,20 @@ class TempotronModule(L.LightningModule):
         inputs, labels = batch
         output = self.net(inputs)
         losses = self.loss(output, labels)
+        # Updated every step, logged once per epoch: Lightning's self.log costs about a millisecond
+        # a call, several times the tempotron's own step at small batch sizes.
         self.online_loss.update(losses.detach())
         self.online_acc.update(self.predict(output.v_max.detach()), labels)
-        self.log("train/online_loss", self.online_loss, on_step=False, on_epoch=True)
-        self.log("train/online_acc", self.online_acc, on_step=False, on_epoch=True)
         loss = losses.sum()
         if not torch.isfinite(loss):  # fail the job (and its trial) instead of training on NaN
             raise FloatingPointError(f"training loss is {loss.item()} at epoch {self.current_epoch}, batch {batch_idx}")
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        self.log("train/online_loss", self.online_loss.compute())
+        self.log("train/online_acc", self.online_acc.compute())
+        self.online_loss.reset()
+        self.online_acc.reset()
 
     def _evaluate(self, split: str, batch: tuple[Tensor, Tensor]) -> None:
         inputs, labels = batch
