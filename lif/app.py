@@ -119,10 +119,12 @@ def build_parts(cfg: DictConfig) -> Parts:
         with reported_as("scheduler"):
             module.make_scheduler(optimizer=optimizer)
 
-    callbacks = build_each(cfg.get("callbacks"))
+    with reported_as("callbacks"):
+        callbacks = build_each(cfg.get("callbacks"))
     if not cfg.trainer.get("enable_progress_bar", True):  # "no progress bar" also means not the rich one
         callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
-    loggers = build_each(cfg.get("logger"))
+    with reported_as("logger"):
+        loggers = build_each(cfg.get("logger"))
     recorder = None
     if cfg.get("tracking"):
         make_recorder = build(cfg, "tracking", _partial_=True)  # job facts passed as plain Python
@@ -172,27 +174,26 @@ def _train(cfg: DictConfig) -> dict[str, float]:
             best = checkpoint.best_model_path if checkpoint is not None and checkpoint.best_model_path else None
             trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
             metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
+        plots_module = sys.modules.get("lif.plots")  # not imported (matplotlib) unless plots are on
+        plots = next((c for c in trainer.callbacks if plots_module and isinstance(c, plots_module.PlotCallback)), None)
+        summary = {
+            "epochs": trainer.current_epoch,
+            "fit_seconds": fit_seconds,
+            "total_seconds": time.perf_counter() - started,
+            "train_patterns_per_second": trainer.current_epoch * len(datamodule.splits["train"]) / fit_seconds,
+            "build_seconds": build_seconds,
+            "data_seconds": parts.data_seconds,
+            "loggers_seconds": loggers_seconds,
+            "plots_seconds": plots.seconds if plots else 0.0,
+            "database_seconds": recorder.store.seconds if recorder else 0.0,
+        }
+        print_summary(cfg, metrics, summary, parts)
     except BaseException as error:
         if recorder is not None:
             recorder.fail(error)
         raise
     if recorder is not None:
-        recorder.complete()
-
-    plots_module = sys.modules.get("lif.plots")  # not imported (matplotlib) unless plots are on
-    plots = next((c for c in trainer.callbacks if plots_module and isinstance(c, plots_module.PlotCallback)), None)
-    summary = {
-        "epochs": trainer.current_epoch,
-        "fit_seconds": fit_seconds,
-        "total_seconds": time.perf_counter() - started,
-        "train_patterns_per_second": trainer.current_epoch * len(datamodule.splits["train"]) / fit_seconds,
-        "build_seconds": build_seconds,
-        "data_seconds": parts.data_seconds,
-        "loggers_seconds": loggers_seconds,
-        "plots_seconds": plots.seconds if plots else 0.0,
-        "database_seconds": recorder.store.seconds if recorder else 0.0,
-    }
-    print_summary(cfg, metrics, summary, parts)
+        recorder.complete()  # only now: everything the job does has succeeded
     return metrics
 
 

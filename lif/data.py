@@ -101,7 +101,10 @@ class SpikeDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
-        features, labels = self.generate()
+        try:
+            features, labels = self.generate()
+        except ConfigError as error:  # named as the app's config names them
+            raise error.within("data") from None
         if not self.label_names:
             self.label_names = [str(label) for label in range(int(labels.max()) + 1)]
         try:

@@ -14,8 +14,6 @@ population  Gaussian receptive fields (the encoding SpikingJelly's tempotron use
             r = exp(-(x - mu_m)^2 / (2 sigma^2)) and fires once at t = (1 - r) * duration, or
             not at all when r < min_response. Output [P, F * num_neurons] spike times, the
             neurons of feature f at columns f*num_neurons ... (f+1)*num_neurons - 1.
-
-Every encoder reports how many afferents F features become (:meth:`Encoder.num_afferents`).
 """
 
 from __future__ import annotations
@@ -46,9 +44,6 @@ class Encoder:
                 f"values in [{low:g}, {high:g}]",
             )
         return values.to(torch.get_default_dtype())
-
-    def num_afferents(self, num_features: int) -> int:
-        return num_features
 
 
 class LatencyEncoder(Encoder):
@@ -106,9 +101,6 @@ class PopulationEncoder(Encoder):
         self.centres = torch.linspace(0.0, self.max_value, num_neurons)
         self.sigma = width * self.max_value / (num_neurons - 1)
         self.min_response = float(min_response)
-
-    def num_afferents(self, num_features: int) -> int:
-        return num_features * self.num_neurons
 
     def __call__(self, values: Tensor) -> Tensor:
         values = self.check_range(values)

@@ -13,15 +13,22 @@ a spike wherever it is True (spikes on the grid, any number per afferent).
 
 1. grid the spikes: a spike at time t (ms) enters at the first grid step at or after it,
    k = ceil(t / dt), with a phase factor exp(-(t_k - t) / tau_c) per kernel term, so that
-   spikes between grid points are exact (spikes before t = 0 enter at k = 0, fully
-   decayed; spikes at or after t = L*dt, or +inf/NaN padding, are dropped);
+   spikes between grid points are exact (spikes before t = 0 enter at k = 0 with the
+   phase exp(t / tau_c) they have decayed by; spikes that would enter at or after step L,
+   and +inf/NaN padding, are dropped);
 2. project: scatter-add the weights into per-step input currents
    I_c[b, o, k] = sum over spikes entering at k of W[i, o] * phase_c   (cost B*N_in*N_out);
    a raster is projected by one matrix product, I[b, k, :] = raster[b, k, :] @ W;
 3. filter: each term is the leaky trace A_c[k] = d_c * A_c[k-1] + I_c[k], d_c = exp(-dt/tau_c),
    and V = v_rest + sum_c coef_c * A_c. The recursion is evaluated in chunks of
    ``CHUNK`` steps with small matrix products (a blocked linear scan), which is exact
-   and costs O(B * N_out * L * CHUNK) instead of a Python loop over time.
+   and costs O(B * N_out * C * (L * CHUNK + (L / CHUNK)^2)) instead of a Python loop over time.
+
+This module is the tensor path (any device; the one used on CUDA); on the CPU,
+:func:`max_voltage` runs the compiled kernels of :mod:`lif.compiled` instead. Memory: the
+compiled path keeps O(B * N_in * S * C) for the backward pass; the tensor path's scatter
+and backward materialise O(B * N_in * S * C * N_out) (measured: 37 MiB for a binary and
+178 MiB for a 10-output step of 1024 patterns, against 6 MiB compiled; scripts/bench.py).
 
 :func:`max_voltage` returns the maximum over the grid and its time, with the
 tempotron's closed-form gradient: by the envelope theorem
@@ -64,16 +71,24 @@ def grid_spikes(
     if spike_times.dim() == 2:
         spike_times = spike_times.unsqueeze(-1)
     dtype = dtype or (spike_times.dtype if spike_times.is_floating_point() else torch.get_default_dtype())
-    steps = spike_times.to(dtype) * (1.0 / dt)
+    steps = grid_positions(spike_times, dt)
     entry = torch.ceil(steps)
     outside = torch.logical_not(entry < num_steps)  # at or after L*dt, +inf padding and NaN: dropped
     entry.clamp_(min=0)  # spikes before t = 0 enter at step 0, decayed by their phase
     delay = (entry - steps).masked_fill_(outside, 0.0)  # in steps, >= 0
     # phase_c = exp(-delay dt / tau_c), as a power of two (the fastest vectorised exponential)
     phase = torch.stack([torch.exp2(delay * (-dt / (tau * math.log(2.0)))) for tau in kernel.time_constants])
-    phase.masked_fill_(outside, 0.0)
+    phase = phase.masked_fill_(outside, 0.0).to(dtype)
     step = entry.masked_fill_(outside, 0.0).to(torch.int32)
     return GriddedSpikes(step, phase)
+
+
+def grid_positions(spike_times: Tensor, dt: float) -> Tensor:
+    """t / dt in float64 (float32 where a device has no float64): in float32, a time near a
+    grid point could round to the neighbouring step. Every path grids with this (and
+    :mod:`lif.compiled` with the same formula)."""
+    precise = torch.float32 if spike_times.device.type == "mps" else torch.float64
+    return spike_times.to(precise) * (1.0 / dt)
 
 
 def is_raster(inputs: Tensor) -> bool:
@@ -235,7 +250,8 @@ def _compiled_forward(inputs: Tensor, weights: Tensor, kernel: ExponentialSumKer
     dtype = weights.dtype
     numpy_type = torch.empty(0, dtype=dtype).numpy().dtype
     coefficients = np.asarray(kernel.coefficients, dtype=numpy_type)
-    decays = np.asarray(kernel.decays(dt), dtype=numpy_type)
+    exact_decays = np.asarray(kernel.decays(dt), dtype=np.float64)
+    decays = exact_decays.astype(numpy_type)
     plain_weights = weights.detach().contiguous()
     if is_raster(inputs):
         _check_raster(inputs, num_steps)
@@ -244,7 +260,7 @@ def _compiled_forward(inputs: Tensor, weights: Tensor, kernel: ExponentialSumKer
         return torch.from_numpy(v_max), torch.from_numpy(max_step), (inputs,)
     times = inputs if inputs.dim() == 3 else inputs.unsqueeze(-1)
     times = times.detach().reshape(times.shape[0], -1).to(dtype).contiguous()  # [B, N_in * S]
-    log_decays = np.log(np.asarray(kernel.decays(dt), dtype=np.float64))
+    log_decays = np.log(exact_decays)
     v_max, max_step, steps, phases = compiled.max_voltage_spike_times(
         times.numpy(), plain_weights.numpy(), float(dt), int(num_steps), coefficients, decays,
         log_decays, compiled.exp_squarings(log_decays), float(v_rest),
@@ -347,9 +363,14 @@ def mean_voltage(
 
 
 def spike_counts(inputs: Tensor, dt: float, num_steps: int) -> Tensor:
-    """How many times each afferent fires inside the window [0, L*dt) on the grid, [B, N_in]."""
+    """How many times each afferent fires during the pattern, [B, N_in].
+
+    Counted are the spikes in [0, L*dt) that enter the grid (so not one in the last
+    fraction of a step, nor padding); spikes before t = 0 drive V through their decayed
+    phase but are not the pattern's own spikes and are not counted.
+    """
     if is_raster(inputs):
         return inputs.sum(dim=1)
-    times = inputs if inputs.dim() == 3 else inputs.unsqueeze(-1)
-    inside = (times >= 0) & (torch.ceil(times / dt) < num_steps)  # False for inf and NaN
+    positions = grid_positions(inputs if inputs.dim() == 3 else inputs.unsqueeze(-1), dt)
+    inside = (positions >= 0) & (torch.ceil(positions) < num_steps)  # False for inf and NaN
     return inside.sum(dim=-1)

@@ -25,6 +25,11 @@ class TempotronOutput:
     def __init__(self, layer: "Tempotron", inputs: Tensor, v_max: Tensor, t_max: Tensor) -> None:
         self.layer, self.inputs, self.v_max, self.t_max = layer, inputs, v_max, t_max
 
+    @property
+    def v_th(self) -> float:
+        """The layer's firing threshold."""
+        return self.layer.v_th
+
     @functools.cached_property
     def mean_voltage(self) -> Tensor:
         return self.layer.mean_voltage(self.inputs)

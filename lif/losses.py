@@ -1,5 +1,8 @@
 """Losses on a tempotron layer's readout; each returns one value per pattern [B].
 
+The threshold v_th is the layer's own (``output.v_th``): the loss and the decision (fire
+iff V_max >= v_th) cannot disagree.
+
 Targets: y = +1 for an output that should fire, -1 for one that should stay silent. One
 output is a binary tempotron (label 1 fires); several outputs are one-vs-rest (output o
 should fire for label o). V_max is each output's maximum voltage over the window.
@@ -46,12 +49,11 @@ def gradient_only(value: Tensor) -> Tensor:
 
 class TempotronLoss(nn.Module):
     """A per-pattern loss of a :class:`~lif.layers.TempotronOutput`, with optional plasticity
-    induction (``plasticity_induction`` = eps per spike; ``v_th`` decides who stayed silent)."""
+    induction (``plasticity_induction`` = eps per spike)."""
 
-    def __init__(self, v_th: float = 1.0, plasticity_induction: float = 0.0) -> None:
+    def __init__(self, plasticity_induction: float = 0.0) -> None:
         super().__init__()
         require(plasticity_induction >= 0, "plasticity_induction", "a push >= 0 per spike (0 = off)", plasticity_induction)
-        self.v_th = float(v_th)
         self.plasticity_induction = float(plasticity_induction)
 
     def check(self, num_outputs: int) -> None:
@@ -61,7 +63,7 @@ class TempotronLoss(nn.Module):
         """Plasticity induction: zero in value, gradient -eps * n_bi for silent targets, [B]."""
         if self.plasticity_induction == 0:
             return torch.zeros_like(output.v_max[:, 0])
-        silent_targets = ((y > 0) & (output.v_max < self.v_th)).to(output.v_max.dtype)
+        silent_targets = ((y > 0) & (output.v_max < output.v_th)).to(output.v_max.dtype)
         push = (silent_targets * output.input_drive).sum(dim=1)
         return -self.plasticity_induction * gradient_only(push)
 
@@ -69,14 +71,14 @@ class TempotronLoss(nn.Module):
 class HingeLoss(TempotronLoss):
     """relu(margin - y (V_max - v_th)) summed over outputs, optionally with plasticity induction."""
 
-    def __init__(self, v_th: float = 1.0, margin: float = 0.0, plasticity_induction: float = 0.0) -> None:
-        super().__init__(v_th, plasticity_induction)
+    def __init__(self, margin: float = 0.0, plasticity_induction: float = 0.0) -> None:
+        super().__init__(plasticity_induction)
         require(margin >= 0, "margin", "a margin >= 0", margin)
         self.margin = float(margin)
 
     def forward(self, output, labels: Tensor) -> Tensor:
         y = targets(labels, output.v_max.shape[1]).to(output.v_max.dtype)
-        hinge = torch.relu(self.margin - y * (output.v_max - self.v_th))
+        hinge = torch.relu(self.margin - y * (output.v_max - output.v_th))
         return hinge.sum(dim=1) + self.induction(output, y)
 
 
@@ -85,7 +87,7 @@ class IntegrateLoss(HingeLoss):
 
     def forward(self, output, labels: Tensor) -> Tensor:
         y = targets(labels, output.v_max.shape[1]).to(output.v_max.dtype)
-        hinge = torch.relu(self.margin - y * (output.v_max - self.v_th))
+        hinge = torch.relu(self.margin - y * (output.v_max - output.v_th))
         errors = (hinge > 0).to(hinge.dtype)
         rule = (errors * -y * output.mean_voltage).sum(dim=1)
         return hinge.detach().sum(dim=1) + gradient_only(rule) + self.induction(output, y)
@@ -94,8 +96,8 @@ class IntegrateLoss(HingeLoss):
 class CrossEntropyLoss(TempotronLoss):
     """Softmax cross-entropy over the outputs' maximum voltages divided by a temperature."""
 
-    def __init__(self, temperature: float = 1.0, v_th: float = 1.0, plasticity_induction: float = 0.0) -> None:
-        super().__init__(v_th, plasticity_induction)
+    def __init__(self, temperature: float = 1.0, plasticity_induction: float = 0.0) -> None:
+        super().__init__(plasticity_induction)
         require(temperature > 0, "temperature", "a temperature > 0", temperature)
         self.temperature = float(temperature)
 

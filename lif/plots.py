@@ -112,7 +112,7 @@ def learning_curves(history: dict[int, dict[str, float]]) -> Figure:
     """Loss and accuracy per epoch for every split that has them."""
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=FIGURE_SIZE, dpi=DPI)
     epochs = sorted(history)
-    for split, style in (("train", "-"), ("val", "--"), ("test", ":")):
+    for split, style in (("train", "-"), ("val", "--")):
         for axis, name in ((loss_axis, "loss"), (accuracy_axis, "acc")):
             points = [(epoch, history[epoch][f"{split}/{name}"]) for epoch in epochs if f"{split}/{name}" in history[epoch]]
             if points:
@@ -165,7 +165,6 @@ class PlotCallback(Callback):
         self.patterns_per_class = patterns_per_class
         self.history: dict[int, dict[str, float]] = {}
         self.initial_weights: Tensor | None = None
-        self.written: list[Path] = []
         self.seconds = 0.0  # time spent drawing and writing
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -215,6 +214,5 @@ class PlotCallback(Callback):
                     logger.log_image(key=f"plots/{name}", images=[str(path)], step=trainer.global_step)
             if recorder is not None:
                 recorder.add_artifact("plot", str(path))
-        self.written += paths
         self.seconds += time.perf_counter() - started
         return paths

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lif.plots import DPI, FIGURE_SIZE, plt
 from lif.search import quiet_optuna_warnings
-from lif.runs import Runs, best_trial, differing_parameters, duration, flatten, mode_of, short
+from lif.runs import Runs, best_trial, differing_parameters, mode_of, trial_cells, trial_header
 from lif.tracking.database import default_url
 
 STYLE = """
@@ -78,20 +78,13 @@ def optimisation_history(study_name: str, storage: str) -> str:
 
 
 def trials_table(trials, parameters: list[str], best) -> str:
-    metric = next((trial.optimized_metric for trial in trials if trial.optimized_metric), "metric")
-    header = ["trial", "job", "status", *parameters, f"{metric} final", "best", "epochs", "duration", "W&B run"]
     rows = []
     for trial in trials:
-        flat = flatten(trial.config)
-        cells = [str(trial.id), short(trial.job_number), trial.status, *(short(flat.get(key)) for key in parameters),
-                 short(trial.final_value), short(trial.best_value), short(trial.epochs), duration(trial), trial.wandb_run_id or "-"]
+        cells = [html.escape(cell) for cell in trial_cells(trial, parameters)]
+        cells[2] = f'<td class="{cells[2]}">{cells[2]}</td>'
         row_class = ' class="best"' if best is not None and trial.id == best.id else ""
-        tds = "".join(
-            f'<td class="{html.escape(trial.status)}">{html.escape(cell)}</td>' if index == 2 else f"<td>{html.escape(cell)}</td>"
-            for index, cell in enumerate(cells)
-        )
-        rows.append(f"<tr{row_class}>{tds}</tr>")
-    head = "".join(f"<th>{html.escape(name)}</th>" for name in header)
+        rows.append(f"<tr{row_class}>" + "".join(cell if cell.startswith("<td") else f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    head = "".join(f"<th>{html.escape(name)}</th>" for name in trial_header(trials, parameters))
     return f'<table id="trials"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 

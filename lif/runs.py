@@ -80,6 +80,21 @@ def short(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
+def trial_header(trials: Sequence[Trial], parameters: list[str]) -> list[str]:
+    """Column names of :func:`trial_cells` for these trials."""
+    metric = next((trial.optimized_metric for trial in trials if trial.optimized_metric), "metric")
+    return ["trial", "job", "status", *parameters, f"{metric} final", "best", "epochs", "duration", "W&B run"]
+
+
+def trial_cells(trial: Trial, parameters: list[str]) -> list[str]:
+    """One trial as text cells: id, job, status, the given parameters, results, duration, W&B run."""
+    flat = flatten(trial.config)
+    return [
+        str(trial.id), short(trial.job_number), trial.status, *(short(flat.get(key)) for key in parameters),
+        short(trial.final_value), short(trial.best_value), short(trial.epochs), duration(trial), trial.wandb_run_id or "-",
+    ]
+
+
 def mode_of(trial: Trial) -> str:
     """The optimisation direction recorded in the trial's config (max unless it says min)."""
     return str((trial.config.get("tracking") or {}).get("mode", "max"))
@@ -160,20 +175,15 @@ def trials_table(runs: Runs, name: str | None) -> Table:
     experiment, trials = runs.experiment(name)
     parameters = differing_parameters(trials)
     best = best_trial(trials, mode_of(trials[0]) if trials else "max")
-    metric = next((trial.optimized_metric for trial in trials if trial.optimized_metric), "metric")
     title = f"experiment {experiment.name!r}: {len(trials)} trials" + (f" — {experiment.description}" if experiment.description else "")
     table = Table(title=title, title_justify="left")
-    for column in ("trial", "job", "status", *parameters, f"{metric} final", "best", "epochs", "duration", "W&B run"):
+    for column in trial_header(trials, parameters):
         table.add_column(column, overflow="fold")
     for trial in trials:
-        flat = flatten(trial.config)
-        status = f"[{STATUS_STYLES.get(trial.status, 'white')}]{trial.status}[/]"
-        marker = " ★" if best is not None and trial.id == best.id else ""
-        table.add_row(
-            f"{trial.id}{marker}", short(trial.job_number), status, *(short(flat.get(key)) for key in parameters),
-            short(trial.final_value), short(trial.best_value), short(trial.epochs), duration(trial),
-            trial.wandb_run_id or "-",
-        )
+        cells = trial_cells(trial, parameters)
+        cells[0] += " ★" if best is not None and trial.id == best.id else ""
+        cells[2] = f"[{STATUS_STYLES.get(trial.status, 'white')}]{trial.status}[/]"
+        table.add_row(*cells)
     return table
 
 

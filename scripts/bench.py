@@ -245,12 +245,12 @@ print((status('VmHWM:') - before) / 1024)
         return None
 
 
-def row_text(seconds: list[float], batch: int, reference: float | None) -> tuple[str, str, str]:
+def rate_cells(seconds: list[float], batch: int, lif_median: float | None) -> list[str]:
+    """patterns/s (median), its min-max, and how many times faster lif was in the same run."""
     median = statistics.median(seconds)
-    rate = batch / median
-    spread = f"{batch / max(seconds):,.0f}-{batch / min(seconds):,.0f}"
-    ratio = "1.0x" if reference is None else f"{reference / median:.2g}x" if reference / median < 10 else f"1/{median / reference:.0f}x"
-    return f"{rate:,.0f}", spread, ratio
+    ratio = None if lif_median is None else median / lif_median
+    speed_up = "-" if ratio is None else f"{ratio:,.0f}x" if ratio >= 100 else f"{ratio:.3g}x"
+    return [f"{batch / median:,.0f}", f"{batch / max(seconds):,.0f}-{batch / min(seconds):,.0f}", speed_up]
 
 
 def print_table(title: str, header: list[str], rows: list[list[str]], markdown: bool) -> None:
@@ -272,6 +272,49 @@ def print_table(title: str, header: list[str], rows: list[list[str]], markdown: 
     Console(width=160).print(table)
 
 
+SCALING = [(250, 500), (500, 500), (1000, 500), (2000, 500), (500, 250), (500, 1000), (500, 2000)]
+RATE_HEADER = [
+    "implementation", "batch", "train patterns/s", "train min-max", "train: lif faster by",
+    "infer patterns/s", "infer min-max", "infer: lif faster by", "peak MiB (1024)",
+]
+
+
+def render_rates(results: list[dict], machine: str, markdown: bool) -> None:
+    """One table per number of outputs from the timing and memory results."""
+    timings = [result for result in results if "training" in result]
+    peaks = {(r["implementation"], r["outputs"]): r["peak_mib"] for r in results if "peak_mib" in r}
+    for num_outputs in sorted({result["outputs"] for result in timings}):
+        rows = []
+        for batch in sorted({result["batch"] for result in timings if result["outputs"] == num_outputs}):
+            here = [result for result in timings if result["outputs"] == num_outputs and result["batch"] == batch]
+            lif = {r["training"]: statistics.median(r["seconds"]) for r in here if r["implementation"] == "lif"}
+            for name in dict.fromkeys(result["implementation"] for result in here):
+                cells = [name, str(batch)]
+                for training in (True, False):
+                    (result,) = [r for r in here if r["implementation"] == name and r["training"] == training]
+                    cells += rate_cells(result["seconds"], batch, lif.get(training))
+                peak = peaks.get((name, num_outputs)) if batch == 1024 else None
+                rows.append(cells + ["-" if peak is None else f"{peak:.0f}"])
+        print_table(f"{num_outputs} output(s): N_in = 500, L = 500 ({machine})", RATE_HEADER, rows, markdown)
+
+
+def render_scaling(results: list[dict], markdown: bool) -> None:
+    scaling = [result for result in results if "scaling" in result]
+    if not scaling:
+        return
+    names = list(dict.fromkeys(result["implementation"] for result in scaling))
+    rows = []
+    for num_steps, num_inputs in SCALING:
+        cells = [f"L = {num_steps}, N_in = {num_inputs}"]
+        for name in names:
+            (result,) = [r for r in scaling if r["implementation"] == name and r["scaling"] == [num_steps, num_inputs]]
+            median = statistics.median(result["seconds"]) if isinstance(result["seconds"], list) else result["seconds"]
+            cells += [f"{median * 1e3:.2f}", f"{1024 / median:,.0f}"]
+        rows.append(cells)
+    header = ["workload (batch 1024, binary, training)"] + [column for name in names for column in (f"{name} ms/step", f"{name} patterns/s")]
+    print_table("scaling of one training step", header, rows, markdown)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="See the module docstring for the workload.")
     parser.add_argument("--only", help="comma-separated implementations (default: all importable)")
@@ -285,60 +328,47 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="lif, lif-torch, dense and loop only, few repeats, no scaling")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables (for the README)")
     parser.add_argument("--json", help="also write every measurement to this JSON file")
+    parser.add_argument("--from-json", help="print the tables of a run saved with --json, measuring nothing")
     arguments = parser.parse_args(argv)
     if arguments.quick:
         arguments.repeats, arguments.no_scaling = 5, True
         arguments.only = arguments.only or "lif,lif-torch,dense,loop"
-    names = [name for name in (arguments.only.split(",") if arguments.only else IMPLEMENTATIONS) if available(name)]
-    missing = [name for name in (arguments.only.split(",") if arguments.only else IMPLEMENTATIONS) if name not in names]
+    if arguments.from_json:
+        saved = json.loads(Path(arguments.from_json).read_text())
+        render_rates(saved["results"], saved["machine"], arguments.markdown)
+        render_scaling(saved["results"], arguments.markdown)
+        return 0
+    requested = arguments.only.split(",") if arguments.only else list(IMPLEMENTATIONS)
+    names = sorted((name for name in requested if available(name)), key=lambda name: name != "lif")  # lif first
+    missing = [name for name in requested if name not in names]
     machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
     print(f"machine: {machine}; not importable: {', '.join(missing) or 'none'}")
     print("max-voltage check against lif (relative error): " + ", ".join(f"{name} {check(name)}" for name in names if name != "lif"))
 
     results = []
     for num_outputs in map(int, arguments.outputs.split(",")):
-        rows = []
         for batch in map(int, arguments.batches.split(",")):
             work = Workload(batch, 500, 500, num_outputs)
-            reference = {}
             for name in names:
-                cells = [f"{name}", f"{batch}"]
                 for training in (True, False):
                     probe = time_steps(name, work, training, 1, 1)
-                    repeats = arguments.repeats if probe[0] < 1.0 else arguments.slow_repeats
-                    seconds = time_steps(name, work, training, repeats, arguments.warmup if probe[0] < 1.0 else 0)
-                    reference.setdefault((name == "lif", training), statistics.median(seconds)) if name == "lif" else None
-                    cells += list(row_text(seconds, batch, reference.get((True, training)) if name != "lif" else None))
+                    slow = probe[0] >= 1.0
+                    seconds = time_steps(
+                        name, work, training, arguments.slow_repeats if slow else arguments.repeats, 0 if slow else arguments.warmup
+                    )
                     results.append({"implementation": name, "outputs": num_outputs, "batch": batch, "training": training, "seconds": seconds})
-                memory = None
                 if batch == 1024 and not arguments.no_memory:
-                    memory = peak_memory_in_fresh_process(name, num_outputs)
-                    results.append({"implementation": name, "outputs": num_outputs, "peak_mib": memory})
-                cells.append("-" if memory is None else f"{memory:.0f}")
-                rows.append(cells)
-        header = ["implementation", "batch", "train patterns/s", "train min-max", "train vs lif", "infer patterns/s", "infer min-max", "infer vs lif", "peak MiB (1024)"]
-        print_table(f"{num_outputs} output(s): N_in = 500, L = 500 ({machine})", header, rows, arguments.markdown)
+                    peak = peak_memory_in_fresh_process(name, num_outputs)
+                    results.append({"implementation": name, "outputs": num_outputs, "batch": batch, "peak_mib": peak})
+    render_rates(results, machine, arguments.markdown)
 
     if not arguments.no_scaling:
-        rows = []
-        base = None
-        for num_steps, num_inputs in [(250, 500), (500, 500), (1000, 500), (2000, 500), (500, 250), (500, 1000), (500, 2000)]:
+        for num_steps, num_inputs in SCALING:
             work = Workload(1024, num_inputs, num_steps, 1)
-            cells = [f"L = {num_steps}, N_in = {num_inputs}"]
             for name in [name for name in ("lif", "lif-torch") if name in names]:
-                seconds = statistics.median(time_steps(name, work, True, arguments.repeats, arguments.warmup))
-                if name == "lif" and (num_steps, num_inputs) == (500, 500):
-                    base = seconds
-                cells += [f"{seconds * 1e3:.2f}", f"{1024 / seconds:,.0f}"]
+                seconds = time_steps(name, work, True, arguments.repeats, arguments.warmup)
                 results.append({"implementation": name, "scaling": [num_steps, num_inputs], "seconds": seconds})
-            rows.append(cells)
-        header = ["workload (batch 1024, binary, training)"]
-        for name in ("lif", "lif-torch"):
-            if name in names:
-                header += [f"{name} ms/step", f"{name} patterns/s"]
-        print_table("scaling of one training step", header, rows, arguments.markdown)
-        if base:
-            print(f"(lif at L = 500, N_in = 500: {base * 1e3:.2f} ms per 1024-pattern step)")
+        render_scaling(results, arguments.markdown)
     if arguments.json:
         Path(arguments.json).write_text(json.dumps({"machine": machine, "results": results}, indent=1))
     return 0

@@ -27,13 +27,11 @@ def postgres_url():
     import subprocess
     import tempfile
 
+    from support import require
+
     binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
     pg_ctl = binaries[-1] if binaries else shutil.which("pg_ctl")
-    if pg_ctl is None:
-        message = "PostgreSQL server binaries not found; install them with `apt-get install postgresql`"
-        if os.environ.get("LIF_REQUIRE_POSTGRES"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require(pg_ctl is not None, "PostgreSQL server binaries not found (apt-get install postgresql)", "LIF_REQUIRE_POSTGRES")
     initdb = os.path.join(os.path.dirname(pg_ctl), "initdb")
     folder = tempfile.mkdtemp(prefix="lif-postgres-")
     os.chmod(folder, 0o755)

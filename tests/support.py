@@ -152,3 +152,14 @@ def dense_reference(inputs, weights, kernel, dt, num_steps, v_rest=0.0):
         lags = torch.nan_to_num(lags, nan=-1.0, neginf=-1.0)  # no spike: no PSP
         psp = kernel(lags).sum(-1)
     return psp @ weights + v_rest  # [B, L, N_out]
+
+
+def require(available: bool, message: str, variable: str) -> None:
+    """Fail when ``variable`` is set (CI installs what the test needs), skip with ``message`` otherwise."""
+    import pytest
+
+    if available:
+        return
+    if os.environ.get(variable):
+        pytest.fail(message)
+    pytest.skip(message)

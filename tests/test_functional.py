@@ -204,3 +204,16 @@ def test_nan_weights_give_nan_maxima_as_torch_max_does(backend):
     weights[4, 1] = float("nan")
     v_max, _ = functional.max_voltage(times, weights, DoubleExponentialKernel(), 1.0, 60, backend=backend)
     assert torch.isfinite(v_max[:, 0]).all() and torch.isnan(v_max[:, 1]).all()
+
+
+def test_both_backends_grid_float32_spike_times_alike():
+    # Times near grid points in float32: t/dt computed in float32 and in float64 differ in the
+    # last bit and could enter at neighbouring steps; both backends grid in float64.
+    kernel = ExponentialKernel(10.0)  # K(0) = 1: entering one step late would be visible
+    times = torch.tensor([[0.3, 1.1, 4.9, 7.7, 12.1]], dtype=torch.float32)
+    weights = torch.ones(5, 1)
+    compiled = functional.max_voltage(times, weights, kernel, 0.1, 200, backend="compiled")
+    tensors = functional.max_voltage(times, weights, kernel, 0.1, 200, backend="torch")
+    torch.testing.assert_close(compiled, tensors)
+    reference = dense_reference(times.double(), weights.double(), kernel, 0.1, 200)
+    torch.testing.assert_close(compiled[0].double(), reference.max(dim=1).values, rtol=0, atol=1e-5)

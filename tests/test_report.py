@@ -45,8 +45,10 @@ def test_the_report_has_one_row_per_trial_and_embeds_its_images(two_trial_report
 
 @pytest.mark.slow
 def test_the_report_renders_in_headless_chromium(two_trial_report, tmp_path):
+    from support import require
+
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert browser, "Chromium is needed for this test (Debian: apt-get install chromium; .ci/run installs it)"
+    require(browser is not None, "Chromium is not installed (Debian: apt-get install chromium; .ci/run installs it)", "LIF_REQUIRE_BROWSER")
     screenshot = tmp_path / "report.png"
     subprocess.run(
         [browser, *BROWSER_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,1600",

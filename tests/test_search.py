@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from lif.search import study_seed
 from lif.tracking import Experiment, Trial, connect
-from support import FAST, ROOT, compose_config, run_train
+from support import FAST, ROOT, run_train
 
 SEARCH = ["hparams_search=tempotron_optuna", "logger=none", *FAST, "trainer.max_epochs=4"]
 PARAMETERS = ("optimizer.lr", "optimizer.momentum", "data.batch_size", "kernel.tau_m", "model.init_std")

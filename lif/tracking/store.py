@@ -122,7 +122,3 @@ class TrialStore:
         if status not in STATUSES or status == "running":
             raise ValueError(f"final status must be one of {STATUSES[1:]}, got {status!r}")
         self.update_trial(trial_id, status=status, error=error, ended_at=now(), **results)
-
-    def status(self, trial_id: int) -> str:
-        with self.session() as session:
-            return session.get(Trial, trial_id).status
