@@ -141,48 +141,45 @@ class SpikeDataModule(L.LightningDataModule):
         return [self._loader("test", shuffle=False)] if "test" in self.splits else []
 
 
-class RandomPatternsDataModule(SpikeDataModule):
-    """The tempotron's ensemble (Gütig & Sompolinsky 2006).
-
-    ``num_samples`` patterns of ``num_afferents`` afferents, each firing one spike at a
-    uniformly random time (uniform values in [0, 1) through the latency encoder, which
-    with duration T gives times uniform in [0, T)), and balanced random labels: half the
-    patterns (rounded down) should fire (label 1), the others stay silent (label 0).
-    Generated in memory from ``seed``.
-    """
-
-    def __init__(self, num_afferents: int = 500, num_samples: int = 500, **kwargs) -> None:
-        require(num_afferents >= 1, "num_afferents", "an integer >= 1", num_afferents)
-        require(num_samples >= 2, "num_samples", "an integer >= 2 (both labels must occur)", num_samples)
-        super().__init__(**kwargs)
-        self.num_features = num_afferents
-        self.num_samples = num_samples
-
-    def generate(self) -> tuple[Tensor, Tensor]:
-        generator = torch.Generator().manual_seed(self.seed)
-        values = torch.rand(self.num_samples, self.num_features, generator=generator) * self.encoder.max_value
-        order = torch.randperm(self.num_samples, generator=generator)
-        labels = (order < self.num_samples // 2).long()
-        return values, labels
-
-
 class RandomVectorsDataModule(SpikeDataModule):
     """The seed's RandomDataset: ``num_samples`` vectors of ``num_features`` values uniform in
     [0, max_value), each labelled 0 or 1 with probability 1/2, encoded by any encoder."""
 
     def __init__(self, num_features: int = 500, num_samples: int = 500, **kwargs) -> None:
         require(num_features >= 1, "num_features", "an integer >= 1", num_features)
-        require(num_samples >= 2, "num_samples", "an integer >= 2", num_samples)
+        require(num_samples >= 2, "num_samples", "an integer >= 2 (both labels must occur)", num_samples)
         super().__init__(**kwargs)
         self.num_features = num_features
         self.num_samples = num_samples
 
+    def labels(self, generator: torch.Generator) -> Tensor:
+        labels = torch.randint(0, 2, (self.num_samples,), generator=generator)
+        require(len(torch.unique(labels)) == 2, "num_samples", "enough samples for both labels to occur", self.num_samples)
+        return labels
+
     def generate(self) -> tuple[Tensor, Tensor]:
         generator = torch.Generator().manual_seed(self.seed)
         values = torch.rand(self.num_samples, self.num_features, generator=generator) * self.encoder.max_value
-        labels = torch.randint(0, 2, (self.num_samples,), generator=generator)
-        require(len(torch.unique(labels)) == 2, "num_samples", "enough samples for both labels to occur", self.num_samples)
-        return values, labels
+        return values, self.labels(generator)
+
+
+class RandomPatternsDataModule(RandomVectorsDataModule):
+    """The tempotron's ensemble (Gütig & Sompolinsky 2006).
+
+    ``num_samples`` patterns of ``num_afferents`` afferents, each firing one spike at a
+    uniformly random time (uniform values in [0, max_value) through the latency encoder,
+    which with duration T gives times uniform in [0, T)), and balanced random labels: half
+    the patterns (rounded down) should fire (label 1), the others stay silent (label 0).
+    Generated in memory from ``seed``.
+    """
+
+    def __init__(self, num_afferents: int = 500, num_samples: int = 500, **kwargs) -> None:
+        require(num_afferents >= 1, "num_afferents", "an integer >= 1", num_afferents)
+        super().__init__(num_features=num_afferents, num_samples=num_samples, **kwargs)
+
+    def labels(self, generator: torch.Generator) -> Tensor:
+        order = torch.randperm(self.num_samples, generator=generator)
+        return (order < self.num_samples // 2).long()
 
 
 class DigitsDataModule(SpikeDataModule):
