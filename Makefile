@@ -19,6 +19,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e .
 	$(BIN)/python -m pip install --quiet --no-deps $(SWEEPER)
+	# numba compiles the CPU kernels into its disk cache here, not in the first training run.
+	$(BIN)/python -m lif.compiled
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed

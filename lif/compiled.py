@@ -247,3 +247,30 @@ def weight_gradient(steps, phases, max_step, grad_v_max, table, per_input, num_c
 
 def num_threads() -> int:
     return numba.get_num_threads()
+
+
+def compile_all() -> None:
+    """Compile every kernel the app can call (float32 and float64, spike times and rasters).
+
+    Runs them once through :func:`lif.functional.max_voltage` on a tiny problem, so the
+    machine code lands in numba's on-disk cache; ``make install`` does this, so that a first
+    ``make train`` trains instead of compiling.
+    """
+    import torch
+
+    from lif.functional import max_voltage
+    from lif.kernels import DoubleExponentialKernel
+
+    kernel = DoubleExponentialKernel(tau_m=15.0, tau_s=3.75)
+    generator = torch.Generator().manual_seed(0)
+    for dtype in (torch.float32, torch.float64):
+        weights = torch.randn(8, 2, dtype=dtype, generator=generator, requires_grad=True)
+        spike_times = torch.rand(LANES + 1, 8, generator=generator, dtype=torch.float64) * 20.0
+        raster = torch.rand(LANES + 1, 20, 8, generator=generator) < 0.1
+        for inputs in (spike_times.to(dtype), spike_times.unsqueeze(-1).to(dtype), raster):
+            v_max, _ = max_voltage(inputs, weights, kernel, dt=1.0, num_steps=20, backend="compiled")
+            v_max.sum().backward()
+
+
+if __name__ == "__main__":
+    compile_all()
