@@ -250,11 +250,11 @@ def num_threads() -> int:
 
 
 def compile_all() -> None:
-    """Compile every kernel the app can call (float32 and float64, spike times and rasters).
+    """Compile the kernels the app calls (float32; spike times and rasters) into numba's cache.
 
-    Runs them once through :func:`lif.functional.max_voltage` on a tiny problem, so the
-    machine code lands in numba's on-disk cache; ``make install`` does this, so that a first
-    ``make train`` trains instead of compiling.
+    Runs them once through :func:`lif.functional.max_voltage` on a tiny problem, so that the
+    machine code lands on disk; ``make install`` does this, so that a first ``make train``
+    trains instead of compiling. (float64, used by tests, compiles on first use.)
     """
     import torch
 
@@ -263,13 +263,12 @@ def compile_all() -> None:
 
     kernel = DoubleExponentialKernel(tau_m=15.0, tau_s=3.75)
     generator = torch.Generator().manual_seed(0)
-    for dtype in (torch.float32, torch.float64):
-        weights = torch.randn(8, 2, dtype=dtype, generator=generator, requires_grad=True)
-        spike_times = torch.rand(LANES + 1, 8, generator=generator, dtype=torch.float64) * 20.0
-        raster = torch.rand(LANES + 1, 20, 8, generator=generator) < 0.1
-        for inputs in (spike_times.to(dtype), spike_times.unsqueeze(-1).to(dtype), raster):
-            v_max, _ = max_voltage(inputs, weights, kernel, dt=1.0, num_steps=20, backend="compiled")
-            v_max.sum().backward()
+    weights = torch.randn(8, 2, generator=generator, requires_grad=True)
+    spike_times = torch.rand(LANES + 1, 8, generator=generator) * 20.0
+    raster = torch.rand(LANES + 1, 20, 8, generator=generator) < 0.1
+    for inputs in (spike_times, raster):
+        v_max, _ = max_voltage(inputs, weights, kernel, dt=1.0, num_steps=20, backend="compiled")
+        v_max.sum().backward()
 
 
 if __name__ == "__main__":
