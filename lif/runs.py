@@ -228,10 +228,10 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     trials = commands.add_parser("trials", help="list the trials of one experiment")
     trials.add_argument("experiment", nargs="?", help="experiment name (default: the most recently updated)")
     show = commands.add_parser("show", help="one trial in detail, with its error text and artifacts")
-    show.add_argument("trial", type=int)
+    show.add_argument("trial", type=int, help="trial id (the first column of `trials`)")
     exporter = commands.add_parser("export", help="a trial's epoch metrics, one row per epoch")
-    exporter.add_argument("trial", type=int)
-    exporter.add_argument("--format", choices=("csv", "json"), default="csv")
+    exporter.add_argument("trial", type=int, help="trial id (the first column of `trials`)")
+    exporter.add_argument("--format", choices=("csv", "json"), default="csv", help="(default: %(default)s)")
     exporter.add_argument("--output", help="file to write (default: standard output)")
     return parser.parse_args(argv)
 
