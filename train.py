@@ -4,6 +4,7 @@ Returns the value of `optimized_metric` so that sweepers (Optuna) can optimise i
 """
 
 import gc
+import logging
 
 import hydra
 from omegaconf import DictConfig
@@ -18,6 +19,7 @@ quiet_optuna_warnings()
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
     from lif.app import train  # after Hydra parsed the command line: `--help` stays fast
+    from lif.job import in_multirun
 
     # The libraries just imported (torch, Lightning, W&B) hold millions of objects for the
     # life of the process: freezing them keeps every later garbage collection, and the
@@ -29,6 +31,10 @@ def main(cfg: DictConfig) -> float | None:
     try:
         metrics = train(cfg)
     except ConfigError as error:
+        if in_multirun():
+            # Raised on: the launcher records the job as failed and the other jobs still run.
+            logging.getLogger("lif").error("config error: %s", error)
+            raise
         raise SystemExit(f"lif: config error: {error}") from None
     return metrics.get(cfg.optimized_metric)
 

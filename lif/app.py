@@ -87,11 +87,41 @@ class Parts:
     data_seconds: float  # generating, encoding and splitting the data
 
 
+def build_recorder(cfg: DictConfig) -> TrialRecorder | None:
+    """The job's trial in the tracking database (None with ``tracking=none``)."""
+    if not cfg.get("tracking"):
+        return None
+    make_recorder = build(cfg, "tracking", _partial_=True)  # job facts passed as plain Python
+    with reported_as("tracking"):
+        return make_recorder(
+            job_config=OmegaConf.to_container(cfg, resolve=True),
+            overrides=job_overrides(),
+            seed=cfg.seed,
+            job_number=job_number(),
+            output_dir=str(cfg.paths.output_dir),
+            **optuna_study(),
+        )
+
+
 def build_parts(cfg: DictConfig) -> Parts:
-    """Instantiate every config group of a job, checking values before any training starts."""
+    """Instantiate every config group of a job, checking values before any training starts.
+
+    The trial's recorder comes first: a job that fails here (a bad value) is still recorded,
+    as a failed trial with the error.
+    """
     quiet_lightning()
     with open_dict(cfg):
         cfg.experiment_name = experiment_name(cfg)
+    recorder = build_recorder(cfg)
+    try:
+        return _build_parts(cfg, recorder)
+    except BaseException as error:
+        if recorder is not None:
+            recorder.fail(error)
+        raise
+
+
+def _build_parts(cfg: DictConfig, recorder: TrialRecorder | None) -> Parts:
     build(cfg, "env")  # checks T, dt, v_th and device before anything else is built
     build(cfg, "kernel")
     L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -125,18 +155,7 @@ def build_parts(cfg: DictConfig) -> Parts:
         callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
     with reported_as("logger"):
         loggers = build_each(cfg.get("logger"))
-    recorder = None
-    if cfg.get("tracking"):
-        make_recorder = build(cfg, "tracking", _partial_=True)  # job facts passed as plain Python
-        with reported_as("tracking"):
-            recorder = make_recorder(
-                job_config=OmegaConf.to_container(cfg, resolve=True),
-                overrides=job_overrides(),
-                seed=cfg.seed,
-                job_number=job_number(),
-                output_dir=str(cfg.paths.output_dir),
-                **optuna_study(),
-            )
+    if recorder is not None:
         callbacks.append(recorder)
         loggers.append(recorder.metrics_logger)
     trainer = build(cfg, "trainer", callbacks=callbacks, logger=loggers or False)

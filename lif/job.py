@@ -31,6 +31,12 @@ def hydra_job() -> DictConfig | None:
     return HydraConfig.get() if HydraConfig.initialized() else None
 
 
+def in_multirun() -> bool:
+    """Whether this job is one of a multirun (``-m``: a grid or a sweep)."""
+    hydra = hydra_job()
+    return hydra is not None and hydra.mode == RunMode.MULTIRUN
+
+
 def job_number() -> int | None:
     hydra = hydra_job()
     return OmegaConf.select(hydra, "job.num", default=None) if hydra is not None else None
@@ -61,7 +67,7 @@ def experiment_name(cfg: DictConfig) -> str:
         choice = OmegaConf.select(hydra, "runtime.choices.experiment", default=None)
         if choice:
             return str(choice)
-        if hydra.mode == RunMode.MULTIRUN:
+        if in_multirun():
             return f"{cfg.task_name}-{Path(hydra.sweep.dir).name}"
     return str(cfg.task_name)
 

@@ -7,6 +7,14 @@ import pytest
 from support import compose_config
 
 
+@pytest.fixture(autouse=True)
+def tracking_database(tmp_path, monkeypatch):
+    """The default database of every test's jobs (in-process or train.py): its own, never outputs/lif.db."""
+    url = f"sqlite:///{tmp_path}/lif.db"
+    monkeypatch.setenv("LIF_TRACKING_URL", url)
+    return url
+
+
 @pytest.fixture
 def make_config(tmp_path):
     """compose(overrides) -> config whose outputs go to a fresh temporary directory."""

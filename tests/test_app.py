@@ -5,10 +5,12 @@ import csv
 import numpy
 import pytest
 import torch
+from sqlmodel import Session, select
 
 from support import CONFIG_DIR
 from lif.app import build_parts, train
 from lif.errors import ConfigError
+from lif.tracking import Trial, connect
 
 QUIET = ["trainer.enable_progress_bar=false", "logger=csv", "tracking=none"]
 GROUPS_NOT_OPTIONS = {"hydra", "paths"}  # settings of the app itself, not user choices
@@ -39,8 +41,7 @@ def small_data(override, tmp_path):
 
 
 @pytest.mark.parametrize("override", list(options()))
-def test_every_option_of_every_group_composes_and_instantiates(make_config, override, tmp_path, monkeypatch):
-    monkeypatch.setenv("LIF_TRACKING_URL", f"sqlite:///{tmp_path}/lif.db")
+def test_every_option_of_every_group_composes_and_instantiates(make_config, override, tmp_path):
     parts = build_parts(make_config(override, *small_data(override, tmp_path)))
     inputs, labels = parts.datamodule.splits["train"].tensors
     assert parts.module.net.num_afferents == parts.datamodule.num_afferents == inputs.shape[-1]
@@ -102,10 +103,15 @@ def test_splits_metrics_checkpoints_and_csv(make_config, tmp_path):
         ("trainer.max_epochs=-5", "trainer"),  # Lightning's own check
     ],
 )
-def test_bad_values_are_reported_with_their_config_field(make_config, override, field):
+def test_bad_values_are_reported_with_their_config_field(make_config, override, field, tracking_database):
     with pytest.raises(ConfigError) as raised:
         build_parts(make_config(override))
     assert raised.value.field == field
+    # and the job is still a trial: failed, with the error, never running or completed
+    with Session(connect(tracking_database)) as session:
+        (trial,) = session.exec(select(Trial)).all()
+    assert trial.status == "failed" and f"{field}:" in trial.error and trial.ended_at is not None
+    assert trial.config["seed"] == trial.seed == 1
 
 
 def test_values_outside_the_encoders_range_name_the_encoder(make_config, tmp_path):

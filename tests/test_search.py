@@ -96,10 +96,12 @@ def test_a_failed_trial_is_a_failure_for_optuna_and_the_sweep_goes_on(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     states = {trial.params["model.init_std"]: trial.state for trial in study_trials(storage, "nan_probe")}
-    assert states == {0.01: optuna.trial.TrialState.COMPLETE, 0.02: optuna.trial.TrialState.FAIL}
+    failed = optuna.trial.TrialState.FAIL
+    assert states == {0.01: optuna.trial.TrialState.COMPLETE, 0.02: failed, -1.0: failed}
     rows = {row.config["model"]["init_std"]: row for row in tracked(url, "nan_probe")[1]}
     assert rows[0.01].status == "completed"
     assert rows[0.02].status == "failed" and "FloatingPointError: training loss is nan" in rows[0.02].error
+    assert rows[-1.0].status == "failed" and "model.init_std: expected a standard deviation >= 0" in rows[-1.0].error
 
 
 def test_the_sampler_seed_moves_on_with_the_study(tmp_path):

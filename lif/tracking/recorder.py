@@ -2,6 +2,8 @@
 
 Life of a trial row:
   fit start       -> inserted with status ``running`` (config, overrides, seed, W&B run id)
+                     (or straight away as ``failed`` when the job fails before, while it
+                     is being built)
   every epoch     -> one ``epoch_metric`` row per metric Lightning logged that epoch
                      (:class:`EpochMetricLogger` receives exactly those, nothing stale)
   success         -> ``completed`` with the final and best value of the optimised metric
@@ -65,6 +67,19 @@ class TrialRecorder(Callback):
     # --- Lightning hooks -------------------------------------------------------------
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.trainer = trainer
+        self.start()
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                run = logger.experiment
+                self.store.update_trial(self.trial_id, wandb_run_id=run.id)
+                self.store.add_artifact(self.trial_id, "wandb_run", str(Path(run.dir).parent))
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        self.fail(exception)
+
+    # --- called by the metrics logger and the app ---------------------------------------
+    def start(self) -> None:
+        """Insert the trial row (status ``running``) with the job's config; once per job."""
         if self.trial_id is not None:
             return
         self.trial_id = self.store.start_trial(
@@ -81,16 +96,7 @@ class TrialRecorder(Callback):
         )
         if self.output_dir and (Path(self.output_dir) / ".hydra" / "config.yaml").is_file():
             self.store.add_artifact(self.trial_id, "config", str(Path(self.output_dir) / ".hydra" / "config.yaml"))
-        for logger in trainer.loggers:
-            if isinstance(logger, WandbLogger):
-                run = logger.experiment
-                self.store.update_trial(self.trial_id, wandb_run_id=run.id)
-                self.store.add_artifact(self.trial_id, "wandb_run", str(Path(run.dir).parent))
 
-    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        self.fail(exception)
-
-    # --- called by the metrics logger and the app ---------------------------------------
     def record(self, epoch: int, metrics: Mapping[str, float]) -> None:
         """Store one epoch's metrics; test metrics after fit belong to the last epoch trained."""
         if self.trial_id is None or self.finished:
@@ -129,9 +135,14 @@ class TrialRecorder(Callback):
         self.finished = True
 
     def fail(self, exception: BaseException) -> None:
-        """Mark the trial failed (or interrupted, for Ctrl-C and SIGTERM) with the error text."""
-        if self.trial_id is None or self.finished:
+        """Mark the trial failed (or interrupted, for Ctrl-C and SIGTERM) with the error text.
+
+        A job that fails before training starts (a bad config value, say) still leaves its
+        trial, failed: every job of a sweep is a row.
+        """
+        if self.finished:
             return
+        self.start()
         # The interrupt may surface wrapped (a signal handled inside a C callback, say numba's):
         # anywhere in the chain counts.
         interrupted = any(isinstance(error, (KeyboardInterrupt, SystemExit)) for error in exception_chain(exception))

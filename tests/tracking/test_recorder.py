@@ -101,13 +101,17 @@ def test_final_and_best_values_and_test_metrics(make_config, tmp_path):
     assert {row.name for row in rows(url, EpochMetric, EpochMetric.epoch == 3)} >= {"test/acc_label_0", "test/acc_label_1"}
 
 
-def test_nothing_is_written_for_a_job_with_a_bad_config(make_config, tmp_path):
+def test_a_job_with_a_bad_config_is_a_failed_trial_and_writes_nothing_else(make_config, tmp_path):
     from lif.errors import ConfigError
 
     url = f"sqlite:///{tmp_path}/lif.db"
     with pytest.raises(ConfigError):
         train(make_config(f"tracking.url={url}", "kernel.tau_s=30"))
-    assert not (tmp_path / "lif.db").exists() or rows(url, Trial) == []
+    (trial,) = rows(url, Trial)
+    assert trial.status == "failed" and "kernel.tau_s: expected" in trial.error
+    assert trial.config["kernel"]["tau_s"] == 30 and trial.wandb_run_id is None
+    assert rows(url, EpochMetric) == [] and rows(url, Artifact) == []
+    assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "wandb").exists()
 
 
 @pytest.mark.slow
