@@ -2,8 +2,8 @@
 
 Life of a trial row:
   fit start       -> inserted with status ``running`` (config, overrides, seed, W&B run id)
-                     (or straight away as ``failed`` when the job fails before, while it
-                     is being built)
+                     (or straight away as ``failed`` when the job fails while it is being
+                     built: a bad config value)
   every epoch     -> one ``epoch_metric`` row per metric Lightning logged that epoch
                      (:class:`EpochMetricLogger` receives exactly those, nothing stale)
   success         -> ``completed`` with the final and best value of the optimised metric
