@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	$(BIN)/python -m pip install --quiet --no-deps $(SWEEPER)
 	# numba compiles the CPU kernels into its disk cache here, not in the first training run.
-	$(BIN)/python -m lif.compiled
+	$(BIN)/python -m lif.exact
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed

@@ -1,7 +1,7 @@
 """Encoders turn feature values x in [0, max_value] into input spikes.
 
 latency     one spike per feature at t = x / max_value * duration (ms), exact floats: no
-            rounding here; the simulation (:mod:`lif.functional`) lets a spike at t act from
+            rounding here; the simulation (:mod:`lif.exact.grid`) lets a spike at t act from
             the first grid point t_k >= t on, with the exact kernel value K(t_k - t). A value
             equal to max_value fires at t = duration, which with duration = T lies just past
             the window [0, T) and has no effect.

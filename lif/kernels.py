@@ -6,7 +6,7 @@ A kernel is the voltage one input spike of unit weight adds, ``s`` ms after the 
 
 Writing every kernel this way is what makes exact fast evaluation possible: each term
 is a leaky trace ``A_k = exp(-dt/tau_c) * A_{k-1} + I_k`` on the time grid (see
-:mod:`lif.functional`). Times are in milliseconds; the kernels are dimensionless
+:mod:`lif.exact.scan`). Times are in milliseconds; the kernels are dimensionless
 (voltage per unit weight), normalised so that their peak is ``v_0``.
 """
 

@@ -48,7 +48,7 @@ def gradient_only(value: Tensor) -> Tensor:
 
 
 class TempotronLoss(nn.Module):
-    """A per-pattern loss of a :class:`~lif.layers.TempotronOutput`, with optional plasticity
+    """A per-pattern loss of a :class:`~lif.models.tempotron.TempotronOutput`, with optional plasticity
     induction (``plasticity_induction`` = eps per spike)."""
 
     def __init__(self, plasticity_induction: float = 0.0) -> None:

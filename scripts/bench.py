@@ -27,7 +27,6 @@ fresh process (Linux: the high-water mark after /proc/self/clear_refs).
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import math
 import platform
@@ -42,7 +41,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lif import functional  # noqa: E402
+from lif import exact  # noqa: E402
 from lif.kernels import DoubleExponentialKernel  # noqa: E402
 
 TAU_M, TAU_S, DT = 15.0, 3.75, 1.0
@@ -67,11 +66,11 @@ class Workload:
 # --- implementations: each maps a workload and trainable weights [N, O] to V_max [B, O] -----
 
 def lif_compiled(work, weights):
-    return functional.max_voltage(work.times, weights, KERNEL, DT, work.num_steps, backend="compiled")[0]
+    return exact.max_voltage(work.times, weights, KERNEL, DT, work.num_steps, backend="compiled")[0]
 
 
 def lif_torch(work, weights):
-    return functional.max_voltage(work.times, weights, KERNEL, DT, work.num_steps, backend="torch")[0]
+    return exact.max_voltage(work.times, weights, KERNEL, DT, work.num_steps, backend="torch")[0]
 
 
 def dense(work, weights):
@@ -179,7 +178,7 @@ def check(name: str, tolerance: float = 2e-4) -> str:
     weights = work.weights.clone()
     if name == "spikingjelly":
         fine = 100  # lif on a grid 100 times finer approaches the continuous maximum
-        reference = functional.max_voltage(work.times.double(), weights.double(), KERNEL, DT / fine, work.num_steps * fine)[0]
+        reference = exact.max_voltage(work.times.double(), weights.double(), KERNEL, DT / fine, work.num_steps * fine)[0]
         got = IMPLEMENTATIONS[name](work, weights.double()).detach()
         tolerance = 1e-3
     else:

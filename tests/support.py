@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 import subprocess
@@ -135,6 +136,12 @@ class PoisonWeights(L.Callback):
             with torch.no_grad():
                 for parameter in pl_module.parameters():
                     parameter.fill_(float("nan"))
+
+
+def formula(t, spike, tau_m, tau_s, v_0):
+    """The double exponential PSP at time t of a spike at `spike`, written out."""
+    s = t - spike
+    return v_0 * (math.exp(-s / tau_m) - math.exp(-s / tau_s)) if s >= 0 else 0.0
 
 
 def dense_reference(inputs, weights, kernel, dt, num_steps, v_rest=0.0):

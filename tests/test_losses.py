@@ -2,11 +2,11 @@
 
 import pytest
 import torch
+from support import dense_reference
 
 from lif.kernels import DoubleExponentialKernel
-from lif.layers import Tempotron
 from lif.losses import CrossEntropyLoss, HingeLoss, IntegrateLoss, targets
-from support import dense_reference
+from lif.models.tempotron import Tempotron
 
 
 class Readout:

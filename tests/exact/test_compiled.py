@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from lif import compiled, functional
+from lif import exact
+from lif.exact import compiled
 from lif.kernels import DoubleExponentialKernel
 
 
@@ -24,15 +25,15 @@ def test_a_decay_too_fast_for_the_polynomial_uses_exp():
     kernel = DoubleExponentialKernel(2.0, 0.1)  # tau_s = 0.1 ms with dt = 1 ms: e^-10 per step
     times = torch.tensor([[0.3, 2.7, 5.5]], dtype=torch.float64)
     weights = torch.ones(3, 1, dtype=torch.float64)
-    compiled_max = functional.max_voltage(times, weights, kernel, 1.0, 20, backend="compiled")[0]
-    torch_max = functional.max_voltage(times, weights, kernel, 1.0, 20, backend="torch")[0]
+    compiled_max = exact.max_voltage(times, weights, kernel, 1.0, 20, backend="compiled")[0]
+    torch_max = exact.max_voltage(times, weights, kernel, 1.0, 20, backend="torch")[0]
     torch.testing.assert_close(compiled_max, torch_max)
 
 
 def test_gridding_matches_the_torch_gridding():
     kernel = DoubleExponentialKernel()
     times = torch.tensor([[[0.0, 1.0, 1.25], [-0.4, -7.3, 499.2], [499.0, 500.0, math.inf], [math.nan, -math.inf, 3.999]]], dtype=torch.float64)
-    reference = functional.grid_spikes(times, kernel, 1.0, 500, torch.float64)
+    reference = exact.grid_spikes(times, kernel, 1.0, 500, torch.float64)
     log_decays = np.log(np.asarray(kernel.decays(1.0)))
     steps = np.empty(12, dtype=np.int32)
     phases = np.empty((2, 12))

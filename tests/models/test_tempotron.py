@@ -3,7 +3,7 @@ import torch
 
 from lif.errors import ConfigError
 from lif.kernels import DoubleExponentialKernel
-from lif.layers import Tempotron
+from lif.models.tempotron import Tempotron
 
 
 def test_forward_is_the_maximum_of_the_trace():

@@ -1,4 +1,4 @@
-"""Torch modules over the functional core (:mod:`lif.functional`)."""
+"""The tempotron layer: a module over the exact core (:mod:`lif.exact`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import functools
 import torch
 from torch import Tensor, nn
 
-from lif import functional
+from lif import exact
 from lif.env import num_steps
 from lif.errors import require
 from lif.kernels import ExponentialSumKernel
@@ -36,7 +36,7 @@ class TempotronOutput:
 
     @functools.cached_property
     def input_drive(self) -> Tensor:
-        counts = functional.spike_counts(self.inputs, self.layer.dt, self.layer.num_steps)
+        counts = exact.spike_counts(self.inputs, self.layer.dt, self.layer.num_steps)
         return counts.to(self.layer.weight.dtype) @ self.layer.weight
 
 
@@ -82,16 +82,16 @@ class Tempotron(nn.Module):
 
     def forward(self, inputs: Tensor) -> TempotronOutput:
         """The maximum voltage of each output and its time (ms), with further readouts on demand."""
-        v_max, t_max = functional.max_voltage(inputs, self.weight, self.kernel, self.dt, self.num_steps, self.v_rest)
+        v_max, t_max = exact.max_voltage(inputs, self.weight, self.kernel, self.dt, self.num_steps, self.v_rest)
         return TempotronOutput(self, inputs, v_max, t_max)
 
     def voltage(self, inputs: Tensor) -> Tensor:
         """The full voltage trace [B, L, N_out] (for plots; training needs only the maximum)."""
-        return functional.voltage(inputs, self.weight, self.kernel, self.dt, self.num_steps, self.v_rest)
+        return exact.voltage(inputs, self.weight, self.kernel, self.dt, self.num_steps, self.v_rest)
 
     def mean_voltage(self, inputs: Tensor) -> Tensor:
         """The voltage averaged over the window, [B, N_out] (closed form, linear in the weights)."""
-        return functional.mean_voltage(inputs, self.weight, self.kernel, self.dt, self.num_steps, self.v_rest)
+        return exact.mean_voltage(inputs, self.weight, self.kernel, self.dt, self.num_steps, self.v_rest)
 
     def extra_repr(self) -> str:
         return (

@@ -1,6 +1,6 @@
 """CPU kernels compiled with numba: the tempotron's maximum voltage at the cost of the math.
 
-The same exact computation as :mod:`lif.functional`, fused instead of spread over tensor
+The same exact computation as :mod:`lif.exact.scan`, fused instead of spread over tensor
 operations, for groups of LANES patterns at once (the groups in parallel over the CPU's
 threads):
 
@@ -23,7 +23,8 @@ Per pattern that is N_in * S * C * N_out scatters, L * C * N_out recursion steps
 many multiply-adds in the backward pass as scatters: no [B, L, N_in] tensor anywhere.
 
 numba compiles each kernel once per dtype and caches the machine code on disk (seconds the
-very first time, then milliseconds).
+very first time, then milliseconds; :func:`lif.exact.max_voltage.compile_all` fills the
+cache at install). This module imports nothing of the package: the tensor code calls it.
 """
 
 from __future__ import annotations
@@ -247,29 +248,3 @@ def weight_gradient(steps, phases, max_step, grad_v_max, table, per_input, num_c
 
 def num_threads() -> int:
     return numba.get_num_threads()
-
-
-def compile_all() -> None:
-    """Compile the kernels the app calls (float32; spike times and rasters) into numba's cache.
-
-    Runs them once through :func:`lif.functional.max_voltage` on a tiny problem, so that the
-    machine code lands on disk; ``make install`` does this, so that a first ``make train``
-    trains instead of compiling. (float64, used by tests, compiles on first use.)
-    """
-    import torch
-
-    from lif.functional import max_voltage
-    from lif.kernels import DoubleExponentialKernel
-
-    kernel = DoubleExponentialKernel(tau_m=15.0, tau_s=3.75)
-    generator = torch.Generator().manual_seed(0)
-    weights = torch.randn(8, 2, generator=generator, requires_grad=True)
-    spike_times = torch.rand(LANES + 1, 8, generator=generator) * 20.0
-    raster = torch.rand(LANES + 1, 20, 8, generator=generator) < 0.1
-    for inputs in (spike_times, raster):
-        v_max, _ = max_voltage(inputs, weights, kernel, dt=1.0, num_steps=20, backend="compiled")
-        v_max.sum().backward()
-
-
-if __name__ == "__main__":
-    compile_all()

@@ -1,0 +1,13 @@
+"""The stepped core: neurons that spike and reset, simulated step by step on the time grid.
+
+- :mod:`lif.stepped.surrogates`: the spike's surrogate derivatives (the ``surrogate`` group);
+- :mod:`lif.stepped.neuron`: what neurons share (time constants, threshold, reset);
+- :mod:`lif.stepped.lif`, :mod:`lif.stepped.cuba`, :mod:`lif.stepped.alif`: spiking neurons
+  (the ``neuron`` group), :mod:`lif.stepped.li`: the non-spiking output;
+- :mod:`lif.stepped.simulate`: the time loop of a layer.
+
+Each neuron module has Norse's shape: a state and a per-step constants NamedTuple, a pure step
+function, and a thin ``nn.Module`` holding the (optionally learnable) time constants. Decays
+are exact, exp(-dt/tau). This core imports only :mod:`lif.kernels` and :mod:`lif.errors`;
+the exact core (:mod:`lif.exact`) and this one do not import each other.
+"""
