@@ -30,7 +30,7 @@ from rich.table import Table
 from lif import resolvers
 from lif.errors import ConfigError
 from lif.job import experiment_name, job_context, job_number, job_overrides, optuna_study
-from lif.module import TempotronModule
+from lif.module import Classifier
 from lif.tracking import TrialRecorder
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class Parts:
     """Everything a job is built from."""
 
     datamodule: L.LightningDataModule
-    module: TempotronModule
+    module: Classifier
     trainer: L.Trainer
     recorder: TrialRecorder | None
     data_seconds: float  # generating, encoding and splitting the data
@@ -130,13 +130,21 @@ def _build_parts(cfg: DictConfig, recorder: TrialRecorder | None) -> Parts:
     datamodule = build(cfg, "data")
     datamodule.setup("fit")  # generate and encode now: bad data fails before any output is written
     data_seconds = time.perf_counter() - data_started
+    for group in ("surrogate", "neuron"):  # a network's parts, checked here so that errors name their own group
+        if cfg.get(group):
+            with reported_as(group):
+                part = hydra.utils.instantiate(cfg[group])
+                if callable(part) and group == "neuron":
+                    part()  # the neuron group is a factory (one neuron model per layer): build one to check it
     net = build(cfg, "model", num_afferents=datamodule.num_afferents)  # the encoded input's width
     loss = build(cfg, "loss")
     with reported_as("model"):
         loss.check(net.num_outputs)
+    with reported_as("loss"):
+        loss.check_model(net)
     if datamodule.num_classes > max(2, net.num_outputs):
         raise ConfigError("model.num_outputs", f"one output per class ({datamodule.num_classes} classes)", net.num_outputs)
-    module = TempotronModule(
+    module = Classifier(
         net=net,
         loss=loss,
         optimizer=build(cfg, "optimizer"),

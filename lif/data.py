@@ -9,6 +9,8 @@ random_patterns  the tempotron ensemble: uniform latencies, balanced labels
 random_vectors   the seed's RandomDataset: uniform random vectors, random labels
 digits           scikit-learn's bundled 8x8 digits (1797 images, 10 classes, no download)
 arrays           a user's .npz or .csv file of features and integer labels
+yin_yang         the Yin-Yang task (:mod:`lif.datasets.yin_yang`): splits generated from their own seeds
+randman          random-manifold spike timing (:mod:`lif.datasets.randman`)
 
 Evaluation: the validation loop also runs over the *training* split, so ``train/acc`` is
 the accuracy of the weights at the end of each epoch (the tempotron's learning criterion),
@@ -111,10 +113,14 @@ class SpikeDataModule(L.LightningDataModule):
             spike_times = self.encoder(features)
         except ConfigError as error:
             raise error.within("encoder") from None
-        indices = stratified_split(labels, self.val_fraction, self.test_fraction, self.seed)
+        indices = self.split_indices(labels)
         self.splits = {
             split: TensorDataset(spike_times[index], labels[index]) for split, index in indices.items() if len(index)
         }
+
+    def split_indices(self, labels: Tensor) -> dict[str, Tensor]:
+        """The patterns of each split: disjoint and stratified, in the configured fractions."""
+        return stratified_split(labels, self.val_fraction, self.test_fraction, self.seed)
 
     @property
     def evaluation_splits(self) -> list[str]:
@@ -259,3 +265,95 @@ class ArraysDataModule(SpikeDataModule):
             features = np.where(span > 0, (features - low) / np.where(span > 0, span, 1.0), 0.0) * self.encoder.max_value
         self.label_names = [str(name) for name in names]
         return torch.as_tensor(features, dtype=torch.get_default_dtype()), torch.as_tensor(indices, dtype=torch.long)
+
+
+class YinYangDataModule(SpikeDataModule):
+    """The Yin-Yang task: ``train_size`` / ``val_size`` / ``test_size`` points, each split generated
+    from its own seed (``split_seeds`` [train, val, test]; null: three seeds derived from ``seed``;
+    [42, 41, 40] gives the published data set). Features (x, y, 1-x, 1-y) in [0, 1] are scaled to
+    the encoder's range; ``bias`` (a value in [0, 1], null: none) adds a fifth feature that is the
+    same in every pattern: with the latency encoder, a reference spike at bias * duration."""
+
+    def __init__(
+        self,
+        train_size: int = 5000,
+        val_size: int = 1000,
+        test_size: int = 1000,
+        split_seeds: list[int] | None = None,
+        bias: float | None = 0.0,
+        r_small: float = 0.1,
+        r_big: float = 0.5,
+        **kwargs,
+    ) -> None:
+        require(isinstance(train_size, int) and train_size >= 3, "train_size", "an integer >= 3", train_size)
+        require(isinstance(val_size, int) and val_size >= 0, "val_size", "an integer >= 0", val_size)
+        require(isinstance(test_size, int) and test_size >= 0, "test_size", "an integer >= 0", test_size)
+        require(
+            split_seeds is None or (len(split_seeds) == 3 and all(isinstance(seed, int) for seed in split_seeds)),
+            "split_seeds", "null or three integers [train, val, test]", split_seeds,
+        )
+        require(bias is None or 0 <= bias <= 1, "bias", "null (no bias input) or a value in [0, 1]", bias)
+        require(0 < r_small < r_big / 2, "r_small", f"a dot radius in (0, r_big/2 = {r_big / 2:g})", r_small)
+        super().__init__(**kwargs)
+        self.sizes = {"train": train_size, "val": val_size, "test": test_size}
+        self.split_seeds = list(split_seeds) if split_seeds is not None else None
+        self.bias, self.r_small, self.r_big = bias, float(r_small), float(r_big)
+        from lif.datasets.yin_yang import CLASS_NAMES
+
+        self.label_names = list(CLASS_NAMES)
+
+    def seeds(self) -> list[int]:
+        """[train, val, test] seeds: the configured ones, or three independent streams spawned from ``seed``."""
+        if self.split_seeds is not None:
+            return self.split_seeds
+        return [int(child.generate_state(1)[0]) for child in np.random.SeedSequence(self.seed).spawn(3)]
+
+    def generate(self) -> tuple[Tensor, Tensor]:
+        from lif.datasets.yin_yang import yin_yang
+
+        parts = [yin_yang(self.sizes[split], seed, self.r_small, self.r_big) for split, seed in zip(SPLITS, self.seeds())]
+        inputs = np.concatenate([inputs for inputs, _ in parts]) / (2 * self.r_big)  # into [0, 1]
+        if self.bias is not None:
+            inputs = np.concatenate([inputs, np.full((len(inputs), 1), self.bias)], axis=1)
+        labels = np.concatenate([labels for _, labels in parts])
+        values = torch.as_tensor(inputs, dtype=torch.get_default_dtype()) * self.encoder.max_value
+        return values.clamp(0, self.encoder.max_value), torch.as_tensor(labels)
+
+    def split_indices(self, labels: Tensor) -> dict[str, Tensor]:
+        """The generated splits as they were generated: train, then val, then test."""
+        ends = np.cumsum([self.sizes[split] for split in SPLITS])
+        return {split: torch.arange(end - self.sizes[split], end) for split, end in zip(SPLITS, ends)}
+
+
+class RandmanDataModule(SpikeDataModule):
+    """Random-manifold spike timing: ``num_classes`` manifolds of dimension ``dimensions`` over
+    ``units`` input units, each firing ``spikes_per_unit`` times per pattern at times given by the
+    manifold (``alpha``: smoothness); ``samples_per_class`` patterns per class, from ``seed``.
+    The times, fractions of the window in [0, 1), are the features: the latency encoder turns them
+    into spikes in [0, duration). Split into stratified train/val/test sets."""
+
+    def __init__(
+        self,
+        num_classes: int = 10,
+        units: int = 20,
+        samples_per_class: int = 500,
+        dimensions: int = 1,
+        alpha: float = 2.0,
+        spikes_per_unit: int = 1,
+        **kwargs,
+    ) -> None:
+        for name, value, low in (("num_classes", num_classes, 2), ("units", units, 1), ("samples_per_class", samples_per_class, 2),
+                                 ("dimensions", dimensions, 1), ("spikes_per_unit", spikes_per_unit, 1)):
+            require(isinstance(value, int) and not isinstance(value, bool) and value >= low, name, f"an integer >= {low}", value)
+        require(alpha > 0, "alpha", "a smoothness exponent > 0", alpha)
+        super().__init__(**kwargs)
+        self.classes, self.units, self.samples_per_class = num_classes, units, samples_per_class
+        self.dimensions, self.alpha, self.spikes_per_unit = dimensions, float(alpha), spikes_per_unit
+
+    def generate(self) -> tuple[Tensor, Tensor]:
+        from lif.datasets.randman import randman
+
+        times, labels = randman(self.classes, self.units, self.samples_per_class, self.dimensions,
+                                self.alpha, self.spikes_per_unit, self.seed)
+        values = times.to(torch.get_default_dtype()) * self.encoder.max_value
+        return (values[..., 0] if self.spikes_per_unit == 1 else values), labels

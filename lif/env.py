@@ -1,7 +1,8 @@
 """Simulation settings shared by every config group: the time grid, threshold and device.
 
 The grid is t_k = k * dt for k = 0 .. L-1 with L = T / dt steps; T and dt are in ms.
-Voltages are dimensionless: v_rest is the resting level and v_th the firing threshold.
+Voltages are dimensionless: v_rest is the resting level, v_th the firing threshold and
+v_reset the level a spiking neuron is set to after a spike (with ``reset: zero``).
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ class Environment:
     dt: float = 1.0
     v_th: float = 1.0
     v_rest: float = 0.0
+    v_reset: float = 0.0
     device: str = "auto"
 
     def __post_init__(self) -> None:
         num_steps(self.T, self.dt)
         require(self.v_th > self.v_rest, "v_th", f"a threshold above v_rest={self.v_rest}", self.v_th)
+        require(self.v_reset < self.v_th, "v_reset", f"a reset level below v_th={self.v_th}", self.v_reset)
         require(self.device in DEVICES, "device", f"one of {', '.join(DEVICES)}", self.device)
 
     @property

@@ -1,7 +1,10 @@
-"""Losses on a tempotron layer's readout; each returns one value per pattern [B].
+"""Losses on a model's readout; each returns one value per pattern [B].
 
-The threshold v_th is the layer's own (``output.v_th``): the loss and the decision (fire
-iff V_max >= v_th) cannot disagree.
+A model's output carries ``readout`` [B, O], one score per output: the tempotron's maximum
+voltage V_max, or a network's readout (:mod:`lif.models.readouts`: max, mean, last voltage,
+spike count, minus the first-spike time). ``v_th`` is the output's own decision threshold
+(fire iff score >= v_th): the loss and the decision cannot disagree. Below, V_max stands for
+the readout.
 
 Targets: y = +1 for an output that should fire, -1 for one that should stay silent. One
 output is a binary tempotron (label 1 fires); several outputs are one-vs-rest (output o
@@ -25,6 +28,15 @@ integrate (the seed's IntegrateLearningRule):
 cross_entropy (several outputs):
     loss_b = -log softmax(V_max_b / temperature)[label_b]
     (plasticity induction can be added here too: the output of the true label is the target.)
+
+Plasticity induction and the integrate rule need the tempotron's own readouts (the input drive,
+the time-averaged voltage): :meth:`TempotronLoss.check` refuses them for other models.
+
+Firing-rate bounds (any loss, networks): with r_bln the rate (spikes per step) of neuron n of
+spiking layer l in pattern b, and rate_penalty = lambda > 0,
+    loss_b += lambda sum_l [ mean_n relu(rate_min - r_bln)^2 + relu(mean_n r_bln - rate_max)^2 ]
+a lower bound per neuron (no silent neurons) and an upper bound on the layer's mean rate
+(sparse activity), as in Zenke & Vogels 2021.
 """
 
 from __future__ import annotations
@@ -48,56 +60,90 @@ def gradient_only(value: Tensor) -> Tensor:
 
 
 class TempotronLoss(nn.Module):
-    """A per-pattern loss of a :class:`~lif.models.tempotron.TempotronOutput`, with optional plasticity
-    induction (``plasticity_induction`` = eps per spike)."""
+    """A per-pattern loss of a model's output (``readout``, ``v_th``), with optional plasticity
+    induction (``plasticity_induction`` = eps per spike) and firing-rate bounds."""
 
-    def __init__(self, plasticity_induction: float = 0.0) -> None:
+    needs_tempotron = False  # the integrate rule does
+
+    def __init__(
+        self, plasticity_induction: float = 0.0, rate_penalty: float = 0.0, rate_min: float = 0.0, rate_max: float = 1.0
+    ) -> None:
         super().__init__()
         require(plasticity_induction >= 0, "plasticity_induction", "a push >= 0 per spike (0 = off)", plasticity_induction)
+        require(rate_penalty >= 0, "rate_penalty", "a strength >= 0 (0 = off)", rate_penalty)
+        require(0 <= rate_min <= 1, "rate_min", "a rate in [0, 1] spikes per step", rate_min)
+        require(rate_min <= rate_max <= 1, "rate_max", f"a rate in [rate_min={rate_min}, 1] spikes per step", rate_max)
         self.plasticity_induction = float(plasticity_induction)
+        self.rate_penalty, self.rate_min, self.rate_max = float(rate_penalty), float(rate_min), float(rate_max)
 
     def check(self, num_outputs: int) -> None:
         """Raise a ConfigError if the loss cannot train ``num_outputs`` outputs."""
 
+    def check_model(self, net: nn.Module) -> None:
+        """Raise a ConfigError (naming the loss's field) if the loss cannot train ``net``."""
+        tempotron = hasattr(net, "mean_voltage")
+        if self.needs_tempotron:
+            require(tempotron, "_target_", "model=tempotron (the integrate rule follows its time-averaged voltage)", type(self).__name__)
+        require(
+            tempotron or self.plasticity_induction == 0,
+            "plasticity_induction",
+            "0 for this model (plasticity induction pushes a tempotron's afferents)",
+            self.plasticity_induction,
+        )
+
     def induction(self, output, y: Tensor) -> Tensor:
         """Plasticity induction: zero in value, gradient -eps * n_bi for silent targets, [B]."""
         if self.plasticity_induction == 0:
-            return torch.zeros_like(output.v_max[:, 0])
-        silent_targets = ((y > 0) & (output.v_max < output.v_th)).to(output.v_max.dtype)
+            return torch.zeros_like(output.readout[:, 0])
+        silent_targets = ((y > 0) & (output.readout < output.v_th)).to(output.readout.dtype)
         push = (silent_targets * output.input_drive).sum(dim=1)
         return -self.plasticity_induction * gradient_only(push)
+
+    def rate_bounds(self, output) -> Tensor | float:
+        """The firing-rate penalty of each pattern [B] (0 when off or without spiking layers)."""
+        if self.rate_penalty == 0:
+            return 0.0
+        penalty = 0.0
+        for spikes in getattr(output, "spikes", []):
+            rates = spikes.mean(dim=1)  # [B, N]: spikes per step of each neuron
+            below = torch.relu(self.rate_min - rates).pow(2).mean(dim=1)
+            above = torch.relu(rates.mean(dim=1) - self.rate_max).pow(2)
+            penalty = penalty + below + above
+        return self.rate_penalty * penalty
 
 
 class HingeLoss(TempotronLoss):
     """relu(margin - y (V_max - v_th)) summed over outputs, optionally with plasticity induction."""
 
-    def __init__(self, margin: float = 0.0, plasticity_induction: float = 0.0) -> None:
-        super().__init__(plasticity_induction)
+    def __init__(self, margin: float = 0.0, **kwargs) -> None:
+        super().__init__(**kwargs)
         require(margin >= 0, "margin", "a margin >= 0", margin)
         self.margin = float(margin)
 
     def forward(self, output, labels: Tensor) -> Tensor:
-        y = targets(labels, output.v_max.shape[1]).to(output.v_max.dtype)
-        hinge = torch.relu(self.margin - y * (output.v_max - output.v_th))
-        return hinge.sum(dim=1) + self.induction(output, y)
+        y = targets(labels, output.readout.shape[1]).to(output.readout.dtype)
+        hinge = torch.relu(self.margin - y * (output.readout - output.v_th))
+        return hinge.sum(dim=1) + self.induction(output, y) + self.rate_bounds(output)
 
 
 class IntegrateLoss(HingeLoss):
     """The integrate rule: on an error, the gradient of -y <V> (the time-averaged voltage)."""
 
+    needs_tempotron = True
+
     def forward(self, output, labels: Tensor) -> Tensor:
-        y = targets(labels, output.v_max.shape[1]).to(output.v_max.dtype)
-        hinge = torch.relu(self.margin - y * (output.v_max - output.v_th))
+        y = targets(labels, output.readout.shape[1]).to(output.readout.dtype)
+        hinge = torch.relu(self.margin - y * (output.readout - output.v_th))
         errors = (hinge > 0).to(hinge.dtype)
         rule = (errors * -y * output.mean_voltage).sum(dim=1)
-        return hinge.detach().sum(dim=1) + gradient_only(rule) + self.induction(output, y)
+        return hinge.detach().sum(dim=1) + gradient_only(rule) + self.induction(output, y) + self.rate_bounds(output)
 
 
 class CrossEntropyLoss(TempotronLoss):
     """Softmax cross-entropy over the outputs' maximum voltages divided by a temperature."""
 
-    def __init__(self, temperature: float = 1.0, plasticity_induction: float = 0.0) -> None:
-        super().__init__(plasticity_induction)
+    def __init__(self, temperature: float = 1.0, **kwargs) -> None:
+        super().__init__(**kwargs)
         require(temperature > 0, "temperature", "a temperature > 0", temperature)
         self.temperature = float(temperature)
 
@@ -105,5 +151,5 @@ class CrossEntropyLoss(TempotronLoss):
         require(num_outputs >= 2, "num_outputs", "at least 2 outputs (one per class) for loss=cross_entropy", num_outputs)
 
     def forward(self, output, labels: Tensor) -> Tensor:
-        loss = torch.nn.functional.cross_entropy(output.v_max / self.temperature, labels, reduction="none")
-        return loss + self.induction(output, targets(labels, output.v_max.shape[1]))
+        loss = torch.nn.functional.cross_entropy(output.readout / self.temperature, labels, reduction="none")
+        return loss + self.induction(output, targets(labels, output.readout.shape[1])) + self.rate_bounds(output)

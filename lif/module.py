@@ -1,4 +1,9 @@
-"""The LightningModule: gradient descent on a per-pattern loss of each output's V_max.
+"""The LightningModule: gradient descent on a per-pattern loss of any model's readout.
+
+One module trains every model (the tempotron, spiking networks): the model maps a batch of
+inputs to an output whose ``readout`` [B, O] holds one score per output (the tempotron's
+V_max, a network's readout) and ``v_th`` the decision threshold of a single output; the loss
+(:mod:`lif.losses`) maps it and the labels to one value per pattern.
 
 A training step sums the per-pattern losses of the batch, so every misclassified pattern
 contributes one full tempotron update (the seed's summed BinaryLoss); with SGD this is
@@ -6,10 +11,13 @@ Gütig's rule, with heavy-ball momentum his momentum heuristic.
 
 Metrics, per split (``train`` is evaluated with the weights at the end of each epoch):
 ``<split>/loss`` (mean per pattern), ``<split>/acc`` and ``<split>/acc_label_<label>``,
-the accuracy over the patterns of one label (named as the data module names its labels). ``train/online_loss`` and
+the accuracy over the patterns of one label (named as the data module names its labels);
+``<split>/rate_layer_<i>``, spikes per neuron per step of layer i (0: the input, 1..: the
+model's spiking layers); ``<split>/readout_mean`` and ``<split>/readout_std``, the
+distribution of the readout scores over patterns and outputs. ``train/online_loss`` and
 ``train/online_acc`` are averaged over the epoch's batches while the weights change.
-A binary tempotron (one output) predicts label 1 iff V_max >= v_th; several outputs
-predict the output with the highest V_max.
+One output (binary) predicts label 1 iff readout >= v_th; several outputs predict the
+output with the highest readout.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassStatScores
 from lif.data import SPLITS
 
 
-class TempotronModule(L.LightningModule):
+class Classifier(L.LightningModule):
     def __init__(
         self,
         net: nn.Module,
@@ -48,16 +56,20 @@ class TempotronModule(L.LightningModule):
         self.split_scores = nn.ModuleDict(
             {f"{split}_split": MulticlassStatScores(self.num_classes, average=None) for split in SPLITS}
         )
+        # Sums over an evaluation epoch, as plain floats: per layer (rate, patterns), and the readout's moments.
+        self.split_activity: dict[str, dict] = {}
 
     def setup(self, stage: str) -> None:
         datamodule = getattr(self.trainer, "datamodule", None)
         self.evaluation_splits = list(getattr(datamodule, "evaluation_splits", ["val"]))
         self.label_names = list(getattr(datamodule, "label_names", None) or self.label_names)
 
-    def predict(self, v_max: Tensor) -> Tensor:
-        if v_max.shape[1] == 1:
-            return (v_max[:, 0] >= self.net.v_th).long()
-        return v_max.argmax(dim=1)
+    @staticmethod
+    def predict(output) -> Tensor:
+        readout = output.readout.detach()
+        if readout.shape[1] == 1:
+            return (readout[:, 0] >= output.v_th).long()
+        return readout.argmax(dim=1)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         inputs, labels = batch
@@ -66,7 +78,7 @@ class TempotronModule(L.LightningModule):
         # Updated every step, logged once per epoch: Lightning's self.log costs about a millisecond
         # a call, several times the tempotron's own step at small batch sizes.
         self.online_loss.update(losses.detach())
-        self.online_acc.update(self.predict(output.v_max.detach()), labels)
+        self.online_acc.update(self.predict(output), labels)
         loss = losses.sum()
         if not torch.isfinite(loss):  # fail the job (and its trial) instead of training on NaN
             raise FloatingPointError(f"training loss is {loss.item()} at epoch {self.current_epoch}, batch {batch_idx}")
@@ -82,7 +94,15 @@ class TempotronModule(L.LightningModule):
         inputs, labels = batch
         output = self.net(inputs)
         self.split_losses[f"{split}_split"].update(self.loss(output, labels))
-        self.split_scores[f"{split}_split"].update(self.predict(output.v_max), labels)
+        self.split_scores[f"{split}_split"].update(self.predict(output), labels)
+        activity = self.split_activity.setdefault(split, {"rates": {}, "patterns": 0, "sum": 0.0, "squares": 0.0, "count": 0})
+        for layer, rate in output.rates().items():
+            activity["rates"][layer] = activity["rates"].get(layer, 0.0) + float(rate.sum())
+        readout = output.readout.detach().double()
+        activity["patterns"] += len(labels)
+        activity["sum"] += float(readout.sum())
+        activity["squares"] += float((readout**2).sum())
+        activity["count"] += readout.numel()
 
     def _log_split(self, split: str) -> None:
         scores = self.split_scores[f"{split}_split"].compute()  # [classes, (tp, fp, tn, fn, support)]
@@ -91,6 +111,13 @@ class TempotronModule(L.LightningModule):
         self.log(f"{split}/acc", correct.sum() / support.sum())
         for label in torch.nonzero(support).flatten().tolist():
             self.log(f"{split}/acc_label_{self.label_names[label]}", correct[label] / support[label])
+        activity = self.split_activity.pop(split, None)
+        if activity and activity["count"]:
+            for layer, total in sorted(activity["rates"].items()):
+                self.log(f"{split}/rate_layer_{layer}", total / activity["patterns"])
+            mean = activity["sum"] / activity["count"]
+            self.log(f"{split}/readout_mean", mean)
+            self.log(f"{split}/readout_std", max(activity["squares"] / activity["count"] - mean**2, 0.0) ** 0.5)
         self.split_losses[f"{split}_split"].reset()
         self.split_scores[f"{split}_split"].reset()
 

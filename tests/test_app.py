@@ -33,8 +33,16 @@ def small_data(override, tmp_path):
         return [f"data.path={tmp_path / 'data.npz'}", "model.num_outputs=3"]
     if override == "data=digits":
         return ["model.num_outputs=10"]  # alone it is an error: one output per class
-    if override in ("experiment=digits", "hparams_search=digits_optuna"):
+    if override in ("experiment=digits", "hparams_search=digits_optuna", "experiment=digits_network"):
         return []
+    if override == "experiment=yin_yang":
+        return ["data.train_size=60", "data.val_size=30", "data.test_size=30"]
+    if override == "data=yin_yang":
+        return ["data.train_size=60", "data.val_size=30", "data.test_size=30", "model.num_outputs=3"]
+    if override in ("data=randman", "experiment=randman"):
+        return ["data.samples_per_class=10"] + ([] if override.startswith("experiment") else ["data.num_classes=2"])
+    if override.startswith(("neuron=", "surrogate=", "model=network")):  # the parts of a network: train one
+        return ["model=network", "model.hidden=[8]", "data.num_samples=20", "data.num_afferents=10"]
     if override == "loss=cross_entropy":  # needs one output per class
         return ["data.num_samples=20", "data.num_afferents=10", "model.num_outputs=2"]
     return ["data.num_samples=20", "data.num_afferents=10"]

@@ -10,10 +10,10 @@ from lif.models.tempotron import Tempotron
 
 
 class Readout:
-    """A stand-in for TempotronOutput with a given V_max and threshold."""
+    """A stand-in for a model's output with a given readout (V_max) and threshold."""
 
     def __init__(self, v_max, v_th=1.0):
-        self.v_max, self.v_th = v_max, v_th
+        self.readout, self.v_th = v_max, v_th
 
 
 def test_targets_binary_and_one_vs_rest():

@@ -10,7 +10,7 @@ Imports point down only: max_voltage -> scan -> grid -> :mod:`lif.kernels`; comp
 nothing of the package. Nothing here knows about spiking with reset (:mod:`lif.stepped`).
 """
 
-from lif.exact.grid import GriddedSpikes, grid_spikes, is_raster, spike_counts
+from lif.exact.grid import GriddedSpikes, grid_spikes, input_rate, is_raster, spike_counts
 from lif.exact.max_voltage import max_voltage
 from lif.exact.scan import filter_currents, input_currents, mean_voltage, raster_currents, voltage
 
@@ -19,6 +19,7 @@ __all__ = [
     "filter_currents",
     "grid_spikes",
     "input_currents",
+    "input_rate",
     "is_raster",
     "max_voltage",
     "mean_voltage",

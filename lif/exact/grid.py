@@ -85,3 +85,9 @@ def spike_counts(inputs: Tensor, dt: float, num_steps: int) -> Tensor:
     positions = grid_positions(inputs if inputs.dim() == 3 else inputs.unsqueeze(-1), dt)
     inside = (positions >= 0) & (torch.ceil(positions) < num_steps)  # False for inf and NaN
     return inside.sum(dim=-1)
+
+
+def input_rate(inputs: Tensor, dt: float, num_steps: int) -> Tensor:
+    """Spikes per afferent per step of each pattern [B] (the spikes :func:`spike_counts` counts)."""
+    counts = spike_counts(inputs, dt, num_steps)
+    return counts.sum(dim=1).to(torch.get_default_dtype()) / (counts.shape[1] * num_steps)

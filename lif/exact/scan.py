@@ -9,7 +9,8 @@ for a kernel K(s) = sum_c coef_c * exp(-s / tau_c) (:mod:`lif.kernels`). It is c
 
 1. grid the spikes (:mod:`lif.exact.grid`): entry step and phase factor of every spike;
 2. project: scatter-add the weights into per-step input currents
-   I_c[b, o, k] = sum over spikes entering at k of W[i, o] * phase_c   (cost B*N_in*N_out);
+   I_c[b, o, k] = sum over spikes entering at k of W[i, o] * phase_c   (cost B*N_in*N_out),
+   or, when that is smaller, scatter the phases into a raster and multiply it by W once;
    a raster is projected by one matrix product, I[b, k, :] = raster[b, k, :] @ W;
 3. filter: each term is the leaky trace A_c[k] = d_c * A_c[k-1] + I_c[k], d_c = exp(-dt/tau_c),
    and V = v_rest + sum_c coef_c * A_c. The recursion is evaluated in chunks of
@@ -50,8 +51,14 @@ def input_currents(spikes: GriddedSpikes, weights: Tensor, num_steps: int) -> Te
     """Project weights onto the grid: I[b, o, k, c] = sum_{spikes entering at k} W[i, o] * phase_c.
 
     ``weights`` is [N_in, N_out]; the result [B, N_out, L, C] is differentiable in ``weights``.
+    Two exact ways, whichever builds the smaller intermediate: a scatter-add of the weights
+    of each spike, [B, N_out, N_in * S, C], or a raster of the phases [B, L, N_in, C] and one
+    matrix product with the weights (many outputs, few steps: a network's first layer).
     """
     num_terms, batch, num_inputs, spikes_per_input = spikes.phase.shape
+    if num_steps <= weights.shape[1] * spikes_per_input:
+        raster = phase_raster(spikes, num_steps).transpose(2, 3)  # [B, L, C, N_in]
+        return (raster @ weights).permute(0, 3, 1, 2)
     num_outputs = weights.shape[1]
     terms = torch.arange(num_terms, device=weights.device)
     # Flat position of (step, term) inside one output's [L, C] block.
@@ -61,6 +68,16 @@ def input_currents(spikes: GriddedSpikes, weights: Tensor, num_steps: int) -> Te
     currents = weights.new_zeros(batch, num_outputs, num_steps * num_terms)
     currents = currents.scatter_add(2, position.expand(batch, num_outputs, -1), source.reshape(batch, num_outputs, -1))
     return currents.view(batch, num_outputs, num_steps, num_terms)
+
+
+def phase_raster(spikes: GriddedSpikes, num_steps: int) -> Tensor:
+    """The gridded spikes as a dense raster of their phases, R[b, k, i, c] = sum_{spikes of i entering at k} phase_c."""
+    num_terms, batch, num_inputs, spikes_per_input = spikes.phase.shape
+    afferent = torch.arange(num_inputs, device=spikes.step.device).unsqueeze(-1)
+    position = (spikes.step.long() * num_inputs + afferent).reshape(batch, 1, -1)  # flat (step, afferent)
+    raster = spikes.phase.new_zeros(batch, num_terms, num_steps * num_inputs)
+    raster.scatter_add_(2, position.expand(batch, num_terms, -1), spikes.phase.transpose(0, 1).reshape(batch, num_terms, -1))
+    return raster.view(batch, num_terms, num_steps, num_inputs).permute(0, 2, 3, 1)
 
 
 @functools.lru_cache(maxsize=64)

@@ -16,7 +16,8 @@ from lif.kernels import ExponentialSumKernel
 class TempotronOutput:
     """What a tempotron layer read out of a batch.
 
-    ``v_max`` [B, N_out] and ``t_max`` [B, N_out] (ms) always; ``mean_voltage`` (the voltage
+    ``v_max`` [B, N_out] and ``t_max`` [B, N_out] (ms) always (``readout``, the score losses and
+    decisions use, is V_max); ``mean_voltage`` (the voltage
     averaged over the window) and ``input_drive`` (sum of the weights of the afferents that
     spiked, counted per spike) are computed when a loss asks for them, and both are
     differentiable in the weights.
@@ -29,6 +30,14 @@ class TempotronOutput:
     def v_th(self) -> float:
         """The layer's firing threshold."""
         return self.layer.v_th
+
+    @property
+    def readout(self) -> Tensor:
+        return self.v_max
+
+    def rates(self) -> dict[int, Tensor]:
+        """Spikes per afferent per step of each pattern [B] of the input (layer 0): the tempotron's only spikes."""
+        return {0: exact.input_rate(self.inputs, self.layer.dt, self.layer.num_steps)}
 
     @functools.cached_property
     def mean_voltage(self) -> Tensor:
