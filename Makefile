@@ -42,7 +42,12 @@ bench: $(VENV)/.installed
 
 bench-peers: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation norse==1.1.0 spikingjelly==2.0.0
+	$(BIN)/python -m pip install --quiet --no-deps spikingjelly==2.0.0
+	# Norse 1.1.0 is a source distribution versioned by setuptools_scm: without it, and with no git
+	# checkout to read a version from, pip builds it as version 0.0.0 and stops. So: setuptools_scm
+	# in the venv, and the version given.
+	$(BIN)/python -m pip install --quiet "setuptools>=68" wheel "setuptools_scm>=8"
+	SETUPTOOLS_SCM_PRETEND_VERSION=1.1.0 $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation norse==1.1.0
 
 # Optuna's web UI on the study storage, on http://127.0.0.1:8080 (Ctrl-C stops it).
 dashboard: $(VENV)/.installed

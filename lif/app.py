@@ -7,6 +7,7 @@ surfaces as one :class:`~lif.errors.ConfigError` naming the field (``kernel.tau_
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -170,18 +171,28 @@ def _build_parts(cfg: DictConfig, recorder: TrialRecorder | None) -> Parts:
     return Parts(datamodule, module, trainer, recorder, data_seconds)
 
 
+SUMMARY_FILE = "summary.json"
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train one job (a trial) and return its final metrics by name.
 
     The job's W&B run is always finished and its trial row always ends as completed,
-    failed or interrupted (see :mod:`lif.job` and :mod:`lif.tracking.recorder`).
+    failed or interrupted (see :mod:`lif.job` and :mod:`lif.tracking.recorder`). A job that
+    succeeds leaves ``summary.json`` in its folder: the final metrics and where its time went
+    (seconds; what ``scripts/bench_app.py`` reads).
     """
     resolvers.register()  # a launcher worker may have restored a snapshot without them
-    with job_context():
-        return _train(cfg)
+    timings: dict[str, float] = {}
+    with job_context(timings):
+        metrics = _train(cfg, timings)
+    path = Path(cfg.paths.output_dir) / SUMMARY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"metrics": metrics, "timings": timings}, indent=2) + "\n")
+    return metrics
 
 
-def _train(cfg: DictConfig) -> dict[str, float]:
+def _train(cfg: DictConfig, timings: dict[str, float]) -> dict[str, float]:
     started = time.perf_counter()
     parts = build_parts(cfg)
     datamodule, module, trainer, recorder = parts.datamodule, parts.module, parts.trainer, parts.recorder
@@ -203,7 +214,7 @@ def _train(cfg: DictConfig) -> dict[str, float]:
             metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
         plots_module = sys.modules.get("lif.plots")  # not imported (matplotlib) unless plots are on
         plots = next((c for c in trainer.callbacks if plots_module and isinstance(c, plots_module.PlotCallback)), None)
-        summary = {
+        timings.update({
             "epochs": trainer.current_epoch,
             "fit_seconds": fit_seconds,
             "total_seconds": time.perf_counter() - started,
@@ -213,8 +224,8 @@ def _train(cfg: DictConfig) -> dict[str, float]:
             "loggers_seconds": loggers_seconds,
             "plots_seconds": plots.seconds if plots else 0.0,
             "database_seconds": recorder.store.seconds if recorder else 0.0,
-        }
-        print_summary(cfg, metrics, summary, parts)
+        })
+        print_summary(cfg, metrics, timings, parts)
     except BaseException as error:
         if recorder is not None:
             recorder.fail(error)

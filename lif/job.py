@@ -72,18 +72,22 @@ def experiment_name(cfg: DictConfig) -> str:
     return str(cfg.task_name)
 
 
-def finish_wandb(failed: bool) -> None:
-    """End the active W&B run, if any (a no-op when W&B was never imported)."""
+def finish_wandb(failed: bool) -> float:
+    """End the active W&B run, if any (a no-op when W&B was never imported); the seconds it took."""
     wandb = sys.modules.get("wandb")
-    if wandb is not None and wandb.run is not None:
-        started = time.perf_counter()
-        wandb.finish(exit_code=1 if failed else 0)
-        log.info("W&B run finished in %.2f s", time.perf_counter() - started)
+    if wandb is None or wandb.run is None:
+        return 0.0
+    started = time.perf_counter()
+    wandb.finish(exit_code=1 if failed else 0)
+    seconds = time.perf_counter() - started
+    log.info("W&B run finished in %.2f s", seconds)
+    return seconds
 
 
 @contextmanager
-def job_context() -> Iterator[None]:
-    """Offline and quiet W&B by default, SIGTERM as an exception, and ``wandb.finish()`` in any case."""
+def job_context(timings: dict[str, float] | None = None) -> Iterator[None]:
+    """Offline and quiet W&B by default, SIGTERM as an exception, and ``wandb.finish()`` in any case
+    (its duration into ``timings["wandb_finish_seconds"]``)."""
     os.environ.setdefault("WANDB_MODE", "offline")
     os.environ.setdefault("WANDB_SILENT", "true")  # the job's summary table says where the run is
     in_main_thread = threading.current_thread() is threading.main_thread()
@@ -100,7 +104,9 @@ def job_context() -> Iterator[None]:
         failed = False
     finally:
         try:
-            finish_wandb(failed)
+            seconds = finish_wandb(failed)
+            if timings is not None:
+                timings["wandb_finish_seconds"] = seconds
         finally:
             if in_main_thread:
                 signal.signal(signal.SIGTERM, previous)

@@ -1,11 +1,18 @@
-"""Figures of a tempotron run (matplotlib, headless), and the callback that makes them.
+"""Figures of a run (matplotlib, headless), and the callback that makes them.
 
-- voltage traces: V(t) of a few patterns per class with the threshold v_th, the time of
-  the maximum t_max, and the pattern's input spikes as a raster underneath;
-- input rasters: example patterns (afferent against time), coloured by class;
+Every model:
 - learning curves: loss and accuracy per epoch, train and val;
 - per-label accuracy: bars per split at the end;
-- weights: histogram of the weights at the start and at the end of training.
+- weights: histogram of each weight matrix at the start and at the end of training.
+A tempotron:
+- voltage traces: V(t) of a few patterns per class with the threshold v_th, the time of
+  the maximum t_max, and the pattern's input spikes as a raster underneath;
+- input rasters: example patterns (afferent against time), coloured by class.
+A spiking network:
+- layer rasters: the spikes of every layer (input, hidden, a spiking output) for one pattern per class;
+- membrane traces: hidden neurons' voltages with their threshold, and the outputs' voltages;
+- firing rates: per layer, the histogram of the neurons' rates (spikes per neuron per step)
+  over the training patterns.
 
 :class:`PlotCallback` writes them as PNGs into the job's folder at the end of fit (and
 every N epochs when asked), logs them to W&B as images and records them as ``plot``
@@ -28,6 +35,8 @@ from lightning.pytorch.callbacks import Callback  # noqa: E402
 from lightning.pytorch.loggers import WandbLogger  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from torch import Tensor  # noqa: E402
+
+from lif.models.network import Network  # noqa: E402
 
 FIGURE_SIZE = (10.0, 6.0)  # inches; with DPI 100 every PNG is 1000 x 600 pixels
 DPI = 100
@@ -141,15 +150,113 @@ def per_label_accuracy(metrics: dict[str, float], label_names: list[str]) -> Fig
     return figure
 
 
-def weight_histogram(initial: Tensor, final: Tensor) -> Figure:
-    figure, axis = plt.subplots(figsize=FIGURE_SIZE, dpi=DPI)
-    values = torch.cat([initial.flatten(), final.flatten()])
-    bins = torch.linspace(float(values.min()), float(values.max()) + 1e-12, 60).tolist()
-    axis.hist(initial.flatten().tolist(), bins=bins, alpha=0.6, label="start")
-    axis.hist(final.flatten().tolist(), bins=bins, alpha=0.6, label="end")
-    axis.set(xlabel="weight", ylabel="count", title="weight distribution")
-    axis.legend()
+def weight_histogram(initial: dict[str, Tensor], final: dict[str, Tensor]) -> Figure:
+    """One panel per weight matrix (at most four): its values at the start and at the end."""
+    names = list(initial)[:4]
+    figure, axes = plt.subplots(1, len(names), figsize=FIGURE_SIZE, dpi=DPI, squeeze=False)
+    for axis, name in zip(axes[0], names):
+        values = torch.cat([initial[name].flatten(), final[name].flatten()])
+        bins = torch.linspace(float(values.min()), float(values.max()) + 1e-12, 60).tolist()
+        axis.hist(initial[name].flatten().tolist(), bins=bins, alpha=0.6, label="start")
+        axis.hist(final[name].flatten().tolist(), bins=bins, alpha=0.6, label="end")
+        axis.set(xlabel="weight", ylabel="count", title=name if len(names) > 1 else "weight distribution")
+        axis.legend()
     return figure
+
+
+def weight_matrices(net: torch.nn.Module) -> dict[str, Tensor]:
+    """Every weight matrix of a model by name (a copy on the CPU)."""
+    return {name: value.detach().cpu().clone() for name, value in net.named_parameters() if name.endswith("weight")}
+
+
+def spike_raster_points(spikes: Tensor, dt: float) -> tuple[Tensor, Tensor]:
+    """(times in ms, neuron indices) of one pattern's spikes [L, N] of a layer."""
+    steps, neurons = torch.nonzero(spikes > 0, as_tuple=True)
+    return steps.float() * dt, neurons
+
+
+def layer_rasters(net, inputs: Tensor, labels: Tensor, label_names: list[str]) -> Figure:
+    """One column per example pattern (one per class), one row per layer: input, hidden layers, a spiking output."""
+    chosen = examples_per_class(labels, per_class=1, max_classes=4)
+    with torch.no_grad():
+        output = net(inputs[chosen], record=True)
+    rows = ["input"] + [f"layer {number}" for number in range(1, len(output.spikes) + 1)]
+    figure, axes = plt.subplots(len(rows), len(chosen), figsize=FIGURE_SIZE, dpi=DPI, sharex=True, squeeze=False)
+    duration = net.num_steps * net.dt
+    for column, index in enumerate(chosen):
+        label = int(labels[index])
+        points = [spike_points(inputs[index].cpu(), net.dt)] + [
+            spike_raster_points(spikes[column].cpu(), net.dt) for spikes in output.spikes
+        ]
+        sizes = [net.num_afferents] + [spikes.shape[2] for spikes in output.spikes]
+        for row, ((times, neurons), size) in enumerate(zip(points, sizes)):
+            axis = axes[row][column]
+            axis.scatter(times, neurons, s=2, color=colour(label))
+            axis.set_xlim(0, duration)
+            axis.set_ylim(-0.5, size - 0.5)
+            axis.tick_params(labelsize=7)
+            if column == 0:
+                axis.set_ylabel(rows[row], fontsize=8)
+        axes[0][column].set_title(f"label {label_names[label]}", fontsize=9)
+        axes[-1][column].set_xlabel("t (ms)", fontsize=8)
+    figure.suptitle("spikes of every layer (neuron against time); the last hidden layer feeds the output")
+    return figure
+
+
+def membrane_traces(net, inputs: Tensor, labels: Tensor, label_names: list[str], neurons: int = 5) -> Figure:
+    """Top: voltages of a few neurons of the first hidden layer with the threshold; bottom: the outputs' voltages."""
+    chosen = examples_per_class(labels, per_class=1, max_classes=3)
+    with torch.no_grad():
+        output = net(inputs[chosen], record=True)
+    time = torch.arange(net.num_steps) * net.dt
+    figure, axes = plt.subplots(2, len(chosen), figsize=FIGURE_SIZE, dpi=DPI, sharex=True, squeeze=False)
+    for column, index in enumerate(chosen):
+        label = int(labels[index])
+        top, bottom = axes[0][column], axes[1][column]
+        if len(output.voltages) > 1:
+            hidden = output.voltages[0][column].cpu()  # [L, N]
+            fired = torch.nonzero(output.spikes[0][column].sum(dim=0) > 0).flatten()
+            shown = (fired if len(fired) else torch.arange(hidden.shape[1]))[:neurons]
+            for neuron in shown.tolist():
+                top.plot(time, hidden[:, neuron], linewidth=0.8)
+            top.axhline(net.hidden[0].neuron.v_th, color="black", linestyle="--", linewidth=0.8)
+        top.set_title(f"label {label_names[label]}", fontsize=9)
+        outputs = output.voltages[-1][column].cpu()  # [L, O]
+        for out in range(min(outputs.shape[1], 10)):
+            target = net.num_outputs == 1 or out == label
+            bottom.plot(time, outputs[:, out], linewidth=1.4 if target else 0.6, color=colour(out) if net.num_outputs > 1 else "black",
+                        alpha=1.0 if target else 0.5)
+        if net.num_outputs == 1 or net.output == "spiking":
+            bottom.axhline(net.v_th, color="black", linestyle="--", linewidth=0.8)
+        bottom.set_xlabel("t (ms)", fontsize=8)
+        for axis in (top, bottom):
+            axis.tick_params(labelsize=7)
+        if column == 0:
+            top.set_ylabel("V, hidden layer 1 (spiking neurons)", fontsize=8)
+            bottom.set_ylabel("V, outputs (the label's bold)", fontsize=8)
+    figure.suptitle("membrane traces: threshold dashed")
+    return figure
+
+
+def firing_rates(net, inputs: Tensor, max_patterns: int = 512) -> Figure:
+    """Histogram per layer of the neurons' rates (spikes per step, averaged over patterns and time)."""
+    with torch.no_grad():
+        output = net(inputs[:max_patterns], record=True)
+    layers = [spikes.mean(dim=(0, 1)).cpu() for spikes in output.spikes]
+    figure, axes = plt.subplots(1, max(len(layers), 1), figsize=FIGURE_SIZE, dpi=DPI, squeeze=False)
+    for number, (axis, rates) in enumerate(zip(axes[0], layers), start=1):
+        silent = int((rates == 0).sum())
+        axis.hist(rates.tolist(), bins=30, color=colour(number))
+        axis.set_title(f"layer {number}: mean {float(rates.mean()):.3g}, {silent} of {len(rates)} silent", fontsize=9)
+        axis.set_xlabel("spikes per neuron per step", fontsize=8)
+        axis.tick_params(labelsize=7)
+    if not layers:
+        axes[0][0].text(0.5, 0.5, "no spiking layer", ha="center", va="center")
+    axes[0][0].set_ylabel("neurons")
+    figure.suptitle(f"firing rates over {min(len(inputs), max_patterns)} training patterns")
+    return figure
+
+
 
 
 class PlotCallback(Callback):
@@ -164,11 +271,11 @@ class PlotCallback(Callback):
         self.every_n_epochs = every_n_epochs
         self.patterns_per_class = patterns_per_class
         self.history: dict[int, dict[str, float]] = {}
-        self.initial_weights: Tensor | None = None
+        self.initial_weights: dict[str, Tensor] = {}
         self.seconds = 0.0  # time spent drawing and writing
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.initial_weights = pl_module.net.weight.detach().cpu().clone()
+        self.initial_weights = weight_matrices(pl_module.net)
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
@@ -190,12 +297,22 @@ class PlotCallback(Callback):
         inputs = inputs.to(net.weight.device)
         names = list(getattr(pl_module, "label_names", [str(i) for i in range(int(labels.max()) + 1)]))
         metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
+        if isinstance(net, Network):
+            figures = {
+                "layer_rasters": layer_rasters(net, inputs, labels, names),
+                "membrane_traces": membrane_traces(net, inputs, labels, names),
+                "firing_rates": firing_rates(net, inputs),
+            }
+        else:
+            figures = {
+                "voltage_traces": voltage_traces(net, inputs, labels, names, self.patterns_per_class),
+                "input_rasters": input_rasters(inputs, labels, names, net.dt, net.num_steps * net.dt),
+            }
         return {
-            "voltage_traces": voltage_traces(net, inputs, labels, names, self.patterns_per_class),
-            "input_rasters": input_rasters(inputs, labels, names, net.dt, net.num_steps * net.dt),
+            **figures,
             "learning_curves": learning_curves(self.history),
             "per_label_accuracy": per_label_accuracy(metrics, names),
-            "weights": weight_histogram(self.initial_weights, net.weight.detach().cpu()),
+            "weights": weight_histogram(self.initial_weights, weight_matrices(net)),
         }
 
     def write(self, trainer: L.Trainer, pl_module: L.LightningModule, suffix: str = "") -> list[Path]:

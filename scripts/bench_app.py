@@ -4,16 +4,16 @@ plots, tracking, W&B.
     python scripts/bench_app.py [--runs 3] [-- extra train.py overrides]
 
 Each run is a fresh `python train.py` process (the default job unless overrides are given)
-writing into a temporary folder; the app's own summary says how long it spent building
-(and on the data), starting the loggers (W&B), fitting (and, inside that, plotting and
-writing the database) and finishing the W&B run. Imports are timed in a separate fresh
-process. Medians over the runs; min-max in brackets.
+writing into a temporary folder; the job's `summary.json` (its timings, in seconds) says how
+long it spent building (and on the data), starting the loggers (W&B), fitting (and, inside
+that, plotting and writing the database) and finishing the W&B run. Imports are timed in a
+separate fresh process. Medians over the runs; min-max in brackets.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
+import json
 import statistics
 import subprocess
 import sys
@@ -22,11 +22,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TIME_LINE = re.compile(
-    r"build (?P<build>[\d.]+) s \(data (?P<data>[\d.]+) s\), loggers (?P<loggers>[\d.]+) s, "
-    r"fit (?P<fit>[\d.]+) s \(plots (?P<plots>[\d.]+) s, database (?P<database>[\d.]+) s\)"
-)
-FINISH_LINE = re.compile(r"W&B run finished in (?P<finish>[\d.]+) s")
 IMPORTS = (
     "import time; started = time.perf_counter(); import hydra, lif.resolvers, lif.app; "
     "print(time.perf_counter() - started)"
@@ -44,10 +39,8 @@ def one_run(overrides: list[str]) -> dict[str, float]:
         total = time.perf_counter() - started
         if result.returncode != 0:
             raise SystemExit(f"bench_app: train.py failed:\n{result.stderr[-3000:]}")
-        log = (Path(folder) / "run" / "train.log").read_text()
-    parts = {name: float(value) for name, value in TIME_LINE.search(log).groupdict().items()}
-    finish = FINISH_LINE.search(log)
-    parts["wandb_finish"] = float(finish.group("finish")) if finish else 0.0
+        timings = json.loads((Path(folder) / "run" / "summary.json").read_text())["timings"]
+    parts = {name: timings[f"{name}_seconds"] for name in ("build", "data", "loggers", "fit", "plots", "database", "wandb_finish")}
     parts["total"] = total
     return parts
 

@@ -1,6 +1,8 @@
 """The app built from composed configs: every option instantiates, jobs learn and log."""
 
 import csv
+import json
+import math
 
 import numpy
 import pytest
@@ -109,11 +111,22 @@ def test_splits_metrics_checkpoints_and_csv(make_config, tmp_path):
         ("data.test_fraction=1.0", "data.test_fraction"),
         ("optimizer.lr=-1", "optimizer"),  # torch's own check, reported with the group
         ("trainer.max_epochs=-5", "trainer"),  # Lightning's own check
+        ("neuron.tau_m=-2", "neuron.tau_m"),
+        ("neuron.tau_m=0", "neuron.tau_m"),
+        ("neuron.reset=soft", "neuron.reset"),
+        ("surrogate.slope=0", "surrogate.slope"),
+        ("env.v_reset=2", "env.v_reset"),
+        ("model=network model.hidden=[-3]", "model.hidden[0]"),
+        ("model=network model.readout=first_spike", "model.readout"),
+        ("model=network model.output=spiking model.readout=mean model.num_outputs=0", "model.num_outputs"),
+        ("model=network loss=integrate", "loss._target_"),
+        ("model=network loss.plasticity_induction=0.1", "loss.plasticity_induction"),
+        ("loss.rate_max=2", "loss.rate_max"),
     ],
 )
 def test_bad_values_are_reported_with_their_config_field(make_config, override, field, tracking_database):
     with pytest.raises(ConfigError) as raised:
-        build_parts(make_config(override))
+        build_parts(make_config(*override.split()))
     assert raised.value.field == field
     # and the job is still a trial: failed, with the error, never running or completed
     with Session(connect(tracking_database)) as session:
@@ -138,3 +151,20 @@ def test_digits_experiment_beats_chance_widely_and_logs_every_label(make_config,
     assert metrics["test/acc"] > 0.6  # chance is 0.1
     for split in ("train", "val", "test"):
         assert {f"{split}/acc_label_{label}" for label in range(10)} <= set(metrics)
+
+
+def test_a_network_job_logs_layer_rates_and_readout_statistics(make_config, tmp_path):
+    cfg = make_config(
+        "model=network", "model.hidden=[16,8]", "data.num_samples=60", "data.num_afferents=20", "env.T=50",
+        "encoder.duration=40", "data.val_fraction=0.25", "trainer.max_epochs=2", *QUIET,
+    )
+    metrics = train(cfg)
+    for split in ("train", "val"):
+        for layer in (0, 1, 2):  # the input, two hidden layers (the li output does not spike)
+            assert 0 <= metrics[f"{split}/rate_layer_{layer}"] <= 1
+        assert f"{split}/rate_layer_3" not in metrics
+        assert metrics[f"{split}/readout_std"] >= 0 and math.isfinite(metrics[f"{split}/readout_mean"])
+    # one spike per afferent in 50 steps (latencies below 40 ms): the input's rate is exactly 1/50
+    assert metrics["train/rate_layer_0"] == pytest.approx(1 / 50)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["metrics"]["train/acc"] == metrics["train/acc"] and summary["timings"]["fit_seconds"] > 0

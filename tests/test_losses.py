@@ -112,3 +112,21 @@ def test_plasticity_induction_combines_with_the_integrate_rule():
     (induced,) = torch.autograd.grad(IntegrateLoss(plasticity_induction=0.5)(layer(times), labels).sum(), layer.weight)
     counts = ((times >= 0) & (times < 60)).sum(dim=-1).double()
     torch.testing.assert_close(induced[:, 0], plain[:, 0] - 0.5 * (counts * (labels == 1).double()[:, None]).sum(dim=0))
+
+
+def test_firing_rate_bounds_penalise_silent_neurons_and_busy_layers():
+    class NetworkOutput(Readout):
+        def __init__(self, spikes):
+            super().__init__(torch.zeros(2, 3))
+            self.spikes = spikes
+
+    # pattern 0: neuron rates (0, 0.5) -> mean 0.25; pattern 1: (0.75, 1.0) -> mean 0.875 (4 steps)
+    spikes = torch.tensor([[[0, 1], [0, 0], [0, 1], [0, 0]], [[1, 1], [1, 1], [0, 1], [1, 1]]], dtype=torch.float64)
+    loss = CrossEntropyLoss(rate_penalty=2.0, rate_min=0.1, rate_max=0.5)
+    plain = CrossEntropyLoss()
+    labels = torch.tensor([0, 1])
+    penalty = loss(NetworkOutput([spikes, spikes]), labels) - plain(NetworkOutput([spikes, spikes]), labels)
+    below = torch.tensor([(0.1**2 + 0) / 2, 0.0])  # neuron 0 of pattern 0 is silent: (0.1 - 0)^2, averaged over 2 neurons
+    above = torch.tensor([0.0, (0.875 - 0.5) ** 2])
+    torch.testing.assert_close(penalty, 2.0 * 2 * (below + above).double())  # two layers alike
+    assert torch.equal(HingeLoss()(NetworkOutput([spikes]), labels), HingeLoss()(Readout(torch.zeros(2, 3)), labels))

@@ -9,7 +9,9 @@ from lif.app import train
 from lif.plots import DPI, FIGURE_SIZE
 from lif.tracking import Artifact, connect
 
-NAMES = {"voltage_traces", "input_rasters", "learning_curves", "per_label_accuracy", "weights"}
+COMMON = {"learning_curves", "per_label_accuracy", "weights"}
+NAMES = {"voltage_traces", "input_rasters"} | COMMON
+NETWORK = {"layer_rasters", "membrane_traces", "firing_rates"} | COMMON
 
 
 def png_size(path):
@@ -19,8 +21,13 @@ def png_size(path):
     return struct.unpack(">II", header[16:24])
 
 
-@pytest.mark.parametrize("extra", [[], ["encoder=rate", "data.num_afferents=30"]], ids=["spike_times", "raster"])
-def test_every_plot_is_written_logged_and_recorded(make_config, tmp_path, extra):
+@pytest.mark.parametrize(
+    "extra, names",
+    [([], NAMES), (["encoder=rate", "data.num_afferents=30"], NAMES),
+     (["model=network", "model.hidden=[12,6]", "model.output=spiking", "env.T=60"], NETWORK)],
+    ids=["spike_times", "raster", "network"],
+)
+def test_every_plot_is_written_logged_and_recorded(make_config, tmp_path, extra, names):
     url = f"sqlite:///{tmp_path}/lif.db"
     cfg = make_config(
         "data.num_samples=40", "data.num_afferents=20", "data.val_fraction=0.25", "trainer.max_epochs=4",
@@ -28,7 +35,7 @@ def test_every_plot_is_written_logged_and_recorded(make_config, tmp_path, extra)
     )
     train(cfg)
     folder = tmp_path / "plots"
-    expected = {f"{name}{suffix}.png" for name in NAMES for suffix in ("", "_epoch001", "_epoch003")}
+    expected = {f"{name}{suffix}.png" for name in names for suffix in ("", "_epoch001", "_epoch003")}
     assert {path.name for path in folder.glob("*.png")} == expected
     for path in folder.glob("*.png"):
         assert png_size(path) == (FIGURE_SIZE[0] * DPI, FIGURE_SIZE[1] * DPI)
@@ -37,4 +44,4 @@ def test_every_plot_is_written_logged_and_recorded(make_config, tmp_path, extra)
         recorded = {row.path for row in session.exec(select(Artifact).where(Artifact.kind == "plot"))}
     assert recorded == {str(folder / name) for name in expected}
     images = list((tmp_path / "wandb").glob("offline-run-*/files/media/images/plots/*.png"))
-    assert {image.name.split("_")[0] for image in images} >= {"voltage", "input", "learning", "per", "weights"}
+    assert {image.name.split("_")[0] for image in images} >= {name.split("_")[0] for name in names}

@@ -22,16 +22,17 @@ def simulate(
     neuron: Neuron, current: Tensor, direct: Tensor | None = None, recurrent_weight: Tensor | None = None
 ) -> tuple[Tensor | None, Tensor]:
     """(spikes [B, L, N] or None for a non-spiking neuron, voltages [B, L, N]) for currents [B, L, N]."""
-    num_steps = current.shape[1]
     dynamics = neuron.dynamics()
     state = neuron.initial_state(current[:, 0])
+    # One unbind, not a slice per step: the backward of each slice would build a whole [B, L, N] gradient.
+    currents = current.unbind(dim=1)
+    directs = direct.unbind(dim=1) if direct is not None else [None] * len(currents)
     spikes_per_step, voltage_per_step = [], []
     spikes = None
-    for k in range(num_steps):
-        step_input = current[:, k]
+    for step_current, step_direct in zip(currents, directs):
         if recurrent_weight is not None and spikes is not None:
-            step_input = step_input + spikes @ recurrent_weight
-        spikes, u, state = neuron.step(step_input, state, dynamics, None if direct is None else direct[:, k])
+            step_current = step_current + spikes @ recurrent_weight
+        spikes, u, state = neuron.step(step_current, state, dynamics, step_direct)
         spikes_per_step.append(spikes)
         voltage_per_step.append(u)
     voltages = torch.stack(voltage_per_step, dim=1)
