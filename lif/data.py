@@ -109,18 +109,30 @@ class SpikeDataModule(L.LightningDataModule):
             raise error.within("data") from None
         if not self.label_names:
             self.label_names = [str(label) for label in range(int(labels.max()) + 1)]
+        indices = self.split_indices(labels)
+        extra_features, extra_labels = self.augment(features[indices["train"]], labels[indices["train"]])
         try:
-            spike_times = self.encoder(features)
+            # encoded together, extra patterns last: the original patterns' spikes are those of
+            # encoding them alone (a seeded rate encoder draws them first)
+            spike_times = self.encoder(torch.cat([features, extra_features]) if len(extra_labels) else features)
         except ConfigError as error:
             raise error.within("encoder") from None
-        indices = self.split_indices(labels)
         self.splits = {
             split: TensorDataset(spike_times[index], labels[index]) for split, index in indices.items() if len(index)
         }
+        if len(extra_labels):
+            train_inputs, train_labels = self.splits["train"].tensors
+            self.splits["train"] = TensorDataset(
+                torch.cat([train_inputs, spike_times[len(features):]]), torch.cat([train_labels, extra_labels])
+            )
 
     def split_indices(self, labels: Tensor) -> dict[str, Tensor]:
         """The patterns of each split: disjoint and stratified, in the configured fractions."""
         return stratified_split(labels, self.val_fraction, self.test_fraction, self.seed)
+
+    def augment(self, features: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        """Extra training patterns made from the training split's (features, labels); none by default."""
+        return features[:0], labels[:0]
 
     @property
     def evaluation_splits(self) -> list[str]:
@@ -190,7 +202,23 @@ class RandomPatternsDataModule(RandomVectorsDataModule):
 
 class DigitsDataModule(SpikeDataModule):
     """scikit-learn's bundled handwritten digits: 1797 images of 8x8 pixels with values 0..16,
-    labels 0..9. Pixels are scaled to the encoder's range: x = pixel / 16 * max_value."""
+    labels 0..9. Pixels are scaled to the encoder's range: x = pixel / 16 * max_value.
+
+    ``augment_shifts``: add to the training split each training image shifted by one pixel
+    up, down, left and right (the pixels shifted in are 0): five times the training patterns;
+    validation and test stay as they are."""
+
+    def __init__(self, augment_shifts: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.augment_shifts = bool(augment_shifts)
+
+    def augment(self, features: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        if not self.augment_shifts:
+            return super().augment(features, labels)
+        images = features.view(-1, 8, 8)
+        padded = torch.nn.functional.pad(images, (1, 1, 1, 1))  # [P, 10, 10], zeros around
+        shifted = [padded[:, 1 + dy : 9 + dy, 1 + dx : 9 + dx] for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1))]
+        return torch.cat(shifted).reshape(-1, 64), labels.repeat(len(shifted))
 
     def generate(self) -> tuple[Tensor, Tensor]:
         from sklearn.datasets import load_digits

@@ -85,6 +85,32 @@ def test_digits_are_scaled_split_by_class_and_named():
     assert times.min() == 0.0 and times.max() == 100.0  # pixels 0..16 -> values 0..2 -> 0..100 ms
 
 
+def test_digit_shifts_add_four_shifted_copies_of_the_training_images_only():
+    from sklearn.datasets import load_digits
+
+    from lif.data import DigitsDataModule
+    from lif.encoders import RateEncoder
+
+    encoder = RateEncoder(max_rate=200.0, max_value=16.0, duration=50.0, seed=3)  # seeded, random: the hardest case
+    plain = DigitsDataModule(encoder=encoder, val_fraction=0.15, test_fraction=0.2, seed=2)
+    shifted = DigitsDataModule(augment_shifts=True, encoder=encoder, val_fraction=0.15, test_fraction=0.2, seed=2)
+    plain.setup(), shifted.setup()
+    for split in ("val", "test"):
+        assert all(torch.equal(a, b) for a, b in zip(plain.splits[split].tensors, shifted.splits[split].tensors))
+    inputs, labels = shifted.splits["train"].tensors
+    count = len(plain.splits["train"])
+    assert len(labels) == 5 * count and torch.equal(labels, plain.splits["train"].tensors[1].repeat(5))
+    assert torch.equal(inputs[:count], plain.splits["train"].tensors[0])  # the originals' spikes are unchanged
+    # the first extra pattern is the first training image moved down by a row (the top row empty), written out
+    images = torch.as_tensor(load_digits().data, dtype=torch.float32).view(-1, 8, 8)
+    first = int(shifted.split_indices(torch.as_tensor(load_digits().target))["train"][0])
+    moved = torch.zeros(8, 8)
+    moved[1:] = images[first, :7]
+    unaugmented = DigitsDataModule(encoder=encoder, seed=2)
+    assert torch.equal(shifted.augment(images[first].reshape(1, 64), labels[:1])[0][0], moved.flatten())
+    assert unaugmented.augment(images[:3].reshape(3, 64), labels[:3])[0].shape == (0, 64)
+
+
 def test_random_vectors_use_any_encoder():
     from lif.data import RandomVectorsDataModule
     from lif.encoders import RateEncoder

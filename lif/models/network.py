@@ -6,10 +6,10 @@ neuron model (:mod:`lif.stepped`, with reset) over the grid t_k = k dt, k = 0 ..
     current_l[k] = (input spikes of step k) @ W_l          all steps at once, before the time loop
     s_l[k], V_l[k] = neuron step(current_l[k] + s_l[k-1] @ R_l)     R_l: within-layer weights (recurrent)
 
-*Projection first*: a feed-forward layer's currents for every step are one operation (the
-exact core's event-driven scatter-add for input spike times, with the phase factors that make
-spikes between grid points exact; one matrix product for rasters and hidden spikes); only the
-recurrence is sequential. The output layer is
+*Projection first*: a feed-forward layer's currents for every step are one operation (for
+input spike times the exact core's scatter-add of weights, or a phase raster times the weights,
+with the phase factors that make spikes between grid points exact; one matrix product for
+rasters and hidden spikes); only the recurrence is sequential. The output layer is
 
     output = li        V_o(t) = v_rest + sum_j W[j, o] sum_spikes K(t - t_j): non-spiking leaky
                        integrators with the project's PSP kernel K, i.e. a layer of tempotrons on
@@ -22,7 +22,9 @@ runs on the tempotron's exact compiled path (:func:`lif.exact.max_voltage`).
 
 Weights start as N(init_mean, (init_gain / sqrt(fan_in))^2); recurrent ones as
 N(0, (recurrent_gain / sqrt(N_l))^2). Training is backpropagation through time: autograd
-through the time loop, with the spike's surrogate derivative.
+through the time loop, with the spike's surrogate derivative. ``dropout`` p > 0 drops each
+hidden spike on its way to the next layer with probability p while training (the others
+count 1/(1-p)); the layer's own recurrence and its recorded spikes are unaffected.
 """
 
 from __future__ import annotations
@@ -52,8 +54,8 @@ class NetworkOutput:
 
     ``readout`` [B, O]: the score of each output; ``v_th``: the decision threshold of a single output;
     ``spikes`` [B, L, N] of every spiking layer (hidden layers, then a spiking output), numbered from 1;
-    ``voltages`` [B, L, N] of every layer (the output's may be None on the tempotron fast path);
-    ``input_spikes`` [B]: spikes per input afferent per step of each pattern (layer 0).
+    ``voltages`` [B, L, N] of every layer (the output's is None on the tempotron fast path);
+    ``input_rate`` [B]: spikes per input afferent per step of each pattern (layer 0).
     """
 
     readout: Tensor
@@ -71,8 +73,8 @@ class NetworkOutput:
 
 
 def project_spike_times(times: Tensor, weight: Tensor, kernel: ExponentialSumKernel, steps: int, dt: float) -> Tensor:
-    """Input currents per kernel term [B, L, N_out, C] of spike times [B, N_in(, S)] (ms): gridded with
-    the phases of ``kernel`` (the receiving neurons') and scattered, touching only the spikes."""
+    """Input currents per kernel term [B, L, N_out, C] of spike times [B, N_in(, S)] (ms), gridded with
+    the phases of ``kernel`` (the receiving neurons'): :func:`lif.exact.input_currents`."""
     gridded = exact.grid_spikes(times, kernel, dt, steps, weight.dtype)
     return exact.input_currents(gridded, weight, steps).transpose(1, 2)
 
@@ -106,7 +108,7 @@ class Network(nn.Module):
     """``hidden``: the hidden layers, input to output: a size each, or a mapping
     {size, recurrent, init_gain, init_mean, neuron: {overrides of the neuron's settings}}.
     ``neuron``: a factory of the hidden layers' neuron model (the ``neuron`` config group, partial).
-    ``output``: li | spiking; ``readout``: see :mod:`lif.models.readouts`."""
+    ``output``: li | spiking; ``readout``: see :mod:`lif.models.readouts`; ``dropout``: of hidden spikes."""
 
     def __init__(
         self,
@@ -126,6 +128,7 @@ class Network(nn.Module):
         init_gain: float = 1.0,
         init_mean: float = 0.0,
         recurrent_gain: float = 0.5,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         require(num_afferents >= 1, "num_afferents", "an integer >= 1", num_afferents)
@@ -135,6 +138,7 @@ class Network(nn.Module):
         require(smooth_max_beta > 0, "smooth_max_beta", "a sharpness > 0 (per unit of voltage)", smooth_max_beta)
         require(init_gain >= 0, "init_gain", "a weight scale >= 0", init_gain)
         require(recurrent_gain >= 0, "recurrent_gain", "a weight scale >= 0", recurrent_gain)
+        require(0 <= dropout < 1, "dropout", "a probability in [0, 1)", dropout)
         require(
             isinstance(hidden, Sequence) and not isinstance(hidden, str), "hidden", "a list of layer sizes such as [120]", hidden
         )
@@ -157,6 +161,7 @@ class Network(nn.Module):
             )
             width = settings["size"]
         self.hidden = nn.ModuleList(layers)
+        self.dropout = nn.Dropout(dropout)
         if output == "spiking":
             self.output_layer = SpikingLayer(width, num_outputs, build_neuron(neuron, {}, "neuron"), False, init_gain,
                                              init_mean, recurrent_gain)
@@ -194,7 +199,7 @@ class Network(nn.Module):
             layer_spikes, layer_voltages = layer(current, direct)
             spikes.append(layer_spikes)
             voltages.append(layer_voltages)
-            below = layer_spikes
+            below = self.dropout(layer_spikes)
         first = not spikes
         if self.output == "spiking":
             current, direct = self.currents(below, self.weight, self.output_layer.neuron, first)

@@ -79,3 +79,21 @@ def test_mean_voltage_is_the_average_of_the_trace(raster):
     trace = exact.voltage(inputs, weights, kernel, 0.5 if not raster else 1.0, 160 if not raster else 80, v_rest=0.3)
     mean = exact.mean_voltage(inputs, weights, kernel, 0.5 if not raster else 1.0, 160 if not raster else 80, v_rest=0.3)
     torch.testing.assert_close(mean, trace.mean(dim=1))
+
+
+@pytest.mark.parametrize("spikes_per_afferent", [1, 3])
+def test_both_projections_of_spike_times_agree_with_the_dense_reference(spikes_per_afferent):
+    # many outputs and few steps: the phase raster times the weights; few outputs: the scatter of weights
+    generator = torch.Generator().manual_seed(9)
+    kernel = DoubleExponentialKernel(15.0, 3.75)
+    times = torch.rand(4, 25, spikes_per_afferent, generator=generator, dtype=torch.float64) * 45 - 5
+    times[0, :3] = float("inf")
+    for num_outputs in (2, 64):  # L = 40 > 2 * S: scatter; 40 <= 64 * S: raster
+        weights = torch.randn(25, num_outputs, generator=generator, dtype=torch.float64).requires_grad_()
+        trace = exact.voltage(times, weights, kernel, 1.0, 40)
+        reference = dense_reference(times, weights, kernel, 1.0, 40)
+        torch.testing.assert_close(trace, reference)
+        upstream = torch.randn_like(reference)
+        (gradient,) = torch.autograd.grad((trace * upstream).sum(), weights)
+        (expected,) = torch.autograd.grad((reference * upstream).sum(), weights)
+        torch.testing.assert_close(gradient, expected)

@@ -188,3 +188,17 @@ def test_per_layer_settings_override_the_network_defaults():
     assert first.recurrent_weight is None and first.neuron.tau_m == 15.0
     assert second.recurrent_weight.shape == (4, 4) and second.neuron.tau_m == 30.0 and second.neuron.tau_s == 3.75
     assert net.num_layers == 3 and net.num_outputs == 2
+
+
+def test_dropout_of_hidden_spikes_acts_while_training_only():
+    torch.manual_seed(7)
+    net = Network(10, CUBA, KERNEL, hidden=[20], num_outputs=3, T=40.0, init_gain=4.0, dropout=0.5)
+    plain = Network(10, CUBA, KERNEL, hidden=[20], num_outputs=3, T=40.0)
+    plain.load_state_dict(net.state_dict())
+    raster = torch.rand(4, 40, 10, generator=torch.Generator().manual_seed(8)) < 0.2
+    net.eval(), plain.eval()
+    torch.testing.assert_close(net(raster).readout, plain(raster).readout)
+    net.train()
+    first, second = net(raster), net(raster)
+    assert torch.equal(first.spikes[0], second.spikes[0])  # the layer itself spikes alike
+    assert not torch.equal(first.readout, second.readout)  # what reaches the output differs
