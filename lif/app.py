@@ -131,12 +131,11 @@ def _build_parts(cfg: DictConfig, recorder: TrialRecorder | None) -> Parts:
     datamodule = build(cfg, "data")
     datamodule.setup("fit")  # generate and encode now: bad data fails before any output is written
     data_seconds = time.perf_counter() - data_started
-    for group in ("surrogate", "neuron"):  # a network's parts, checked here so that errors name their own group
-        if cfg.get(group):
-            with reported_as(group):
-                part = hydra.utils.instantiate(cfg[group])
-                if callable(part) and group == "neuron":
-                    part()  # the neuron group is a factory (one neuron model per layer): build one to check it
+    if "neuron" in cfg.model:  # a network's parts, checked here so that errors name their own group
+        build(cfg, "surrogate")
+        make_neuron = build(cfg, "neuron")
+        with reported_as("neuron"):
+            make_neuron()  # the group is a factory (one neuron model per layer): build one to check its values
     net = build(cfg, "model", num_afferents=datamodule.num_afferents)  # the encoded input's width
     loss = build(cfg, "loss")
     with reported_as("model"):

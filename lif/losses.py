@@ -30,7 +30,7 @@ cross_entropy (several outputs):
     (plasticity induction can be added here too: the output of the true label is the target.)
 
 Plasticity induction and the integrate rule need the tempotron's own readouts (the input drive,
-the time-averaged voltage): :meth:`TempotronLoss.check` refuses them for other models.
+the time-averaged voltage): :meth:`TempotronLoss.check_model` refuses them for other models.
 
 Firing-rate bounds (any loss, networks): with r_bln the rate (spikes per step) of neuron n of
 spiking layer l in pattern b, and rate_penalty = lambda > 0,
@@ -90,6 +90,12 @@ class TempotronLoss(nn.Module):
             "0 for this model (plasticity induction pushes a tempotron's afferents)",
             self.plasticity_induction,
         )
+        require(
+            self.rate_penalty == 0 or getattr(net, "num_spiking_layers", 0) > 0,
+            "rate_penalty",
+            "0 for a model without spiking layers (the bounds apply to a network's hidden or spiking output layers)",
+            self.rate_penalty,
+        )
 
     def induction(self, output, y: Tensor) -> Tensor:
         """Plasticity induction: zero in value, gradient -eps * n_bi for silent targets, [B]."""
@@ -140,7 +146,7 @@ class IntegrateLoss(HingeLoss):
 
 
 class CrossEntropyLoss(TempotronLoss):
-    """Softmax cross-entropy over the outputs' maximum voltages divided by a temperature."""
+    """Softmax cross-entropy over the outputs' readouts (a tempotron's maximum voltages) divided by a temperature."""
 
     def __init__(self, temperature: float = 1.0, **kwargs) -> None:
         super().__init__(**kwargs)

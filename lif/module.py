@@ -17,7 +17,7 @@ model's spiking layers); ``<split>/readout_mean`` and ``<split>/readout_std``, t
 distribution of the readout scores over patterns and outputs. ``train/online_loss`` and
 ``train/online_acc`` are averaged over the epoch's batches while the weights change.
 One output (binary) predicts label 1 iff readout >= v_th; several outputs predict the
-output with the highest readout.
+output with the highest readout (a tie for the highest is an error).
 """
 
 from __future__ import annotations
@@ -65,11 +65,14 @@ class Classifier(L.LightningModule):
         self.label_names = list(getattr(datamodule, "label_names", None) or self.label_names)
 
     @staticmethod
-    def predict(output) -> Tensor:
+    def predict(output, labels: Tensor) -> Tensor:
+        """The predicted class of each pattern. Several outputs tied for the highest score (silent
+        outputs of a spike-count readout, say) decide nothing: such a pattern counts as an error."""
         readout = output.readout.detach()
         if readout.shape[1] == 1:
             return (readout[:, 0] >= output.v_th).long()
-        return readout.argmax(dim=1)
+        tied = (readout == readout.max(dim=1, keepdim=True).values).sum(dim=1) > 1
+        return torch.where(tied, (labels + 1) % readout.shape[1], readout.argmax(dim=1))
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         inputs, labels = batch
@@ -78,7 +81,7 @@ class Classifier(L.LightningModule):
         # Updated every step, logged once per epoch: Lightning's self.log costs about a millisecond
         # a call, several times the tempotron's own step at small batch sizes.
         self.online_loss.update(losses.detach())
-        self.online_acc.update(self.predict(output), labels)
+        self.online_acc.update(self.predict(output, labels), labels)
         loss = losses.sum()
         if not torch.isfinite(loss):  # fail the job (and its trial) instead of training on NaN
             raise FloatingPointError(f"training loss is {loss.item()} at epoch {self.current_epoch}, batch {batch_idx}")
@@ -94,7 +97,7 @@ class Classifier(L.LightningModule):
         inputs, labels = batch
         output = self.net(inputs)
         self.split_losses[f"{split}_split"].update(self.loss(output, labels))
-        self.split_scores[f"{split}_split"].update(self.predict(output), labels)
+        self.split_scores[f"{split}_split"].update(self.predict(output, labels), labels)
         activity = self.split_activity.setdefault(split, {"rates": {}, "patterns": 0, "sum": 0.0, "squares": 0.0, "count": 0})
         for layer, rate in output.rates().items():
             activity["rates"][layer] = activity["rates"].get(layer, 0.0) + float(rate.sum())

@@ -169,12 +169,6 @@ def weight_matrices(net: torch.nn.Module) -> dict[str, Tensor]:
     return {name: value.detach().cpu().clone() for name, value in net.named_parameters() if name.endswith("weight")}
 
 
-def spike_raster_points(spikes: Tensor, dt: float) -> tuple[Tensor, Tensor]:
-    """(times in ms, neuron indices) of one pattern's spikes [L, N] of a layer."""
-    steps, neurons = torch.nonzero(spikes > 0, as_tuple=True)
-    return steps.float() * dt, neurons
-
-
 def layer_rasters(net, inputs: Tensor, labels: Tensor, label_names: list[str]) -> Figure:
     """One column per example pattern (one per class), one row per layer: input, hidden layers, a spiking output."""
     chosen = examples_per_class(labels, per_class=1, max_classes=4)
@@ -186,7 +180,7 @@ def layer_rasters(net, inputs: Tensor, labels: Tensor, label_names: list[str]) -
     for column, index in enumerate(chosen):
         label = int(labels[index])
         points = [spike_points(inputs[index].cpu(), net.dt)] + [
-            spike_raster_points(spikes[column].cpu(), net.dt) for spikes in output.spikes
+            spike_points(spikes[column].cpu() > 0, net.dt) for spikes in output.spikes
         ]
         sizes = [net.num_afferents] + [spikes.shape[2] for spikes in output.spikes]
         for row, ((times, neurons), size) in enumerate(zip(points, sizes)):
@@ -257,8 +251,6 @@ def firing_rates(net, inputs: Tensor, max_patterns: int = 512) -> Figure:
     return figure
 
 
-
-
 class PlotCallback(Callback):
     """Writes the figures above as PNGs into ``dirpath`` (the job's folder by default) at the
     end of fit, and every ``every_n_epochs`` epochs when set; logs them to W&B and records them
@@ -292,6 +284,14 @@ class PlotCallback(Callback):
         self.write(trainer, pl_module)
 
     def figures(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Figure]:
+        training = pl_module.net.training
+        pl_module.net.eval()  # the network as it is evaluated (no dropout)
+        try:
+            return self._figures(trainer, pl_module)
+        finally:
+            pl_module.net.train(training)
+
+    def _figures(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Figure]:
         net, datamodule = pl_module.net, trainer.datamodule
         inputs, labels = datamodule.splits["train"].tensors
         inputs = inputs.to(net.weight.device)

@@ -111,12 +111,16 @@ def test_splits_metrics_checkpoints_and_csv(make_config, tmp_path):
         ("data.test_fraction=1.0", "data.test_fraction"),
         ("optimizer.lr=-1", "optimizer"),  # torch's own check, reported with the group
         ("trainer.max_epochs=-5", "trainer"),  # Lightning's own check
-        ("neuron.tau_m=-2", "neuron.tau_m"),
-        ("neuron.tau_m=0", "neuron.tau_m"),
-        ("neuron.reset=soft", "neuron.reset"),
-        ("surrogate.slope=0", "surrogate.slope"),
+        ("model=network neuron.tau_m=-2", "neuron.tau_m"),
+        ("model=network neuron=lif neuron.tau_m=0", "neuron.tau_m"),
+        ("model=network neuron.reset=soft", "neuron.reset"),
+        ("model=network surrogate=atan surrogate.alpha=0", "surrogate.alpha"),
+        ("model=network kernel=exponential kernel.tau_m=3", "neuron.tau_s"),  # cuba's tau_s 3.75 > tau_m
+        ("model=network model.hidden=[] loss.rate_penalty=1", "loss.rate_penalty"),  # no spiking layer to bound
+        ("loss.rate_penalty=1", "loss.rate_penalty"),  # nor has a tempotron
         ("env.v_reset=2", "env.v_reset"),
         ("model=network model.hidden=[-3]", "model.hidden[0]"),
+        ("model=network model.hidden=[{size:4,recurent:true}]", "model.hidden[0]"),
         ("model=network model.readout=first_spike", "model.readout"),
         ("model=network model.output=spiking model.readout=mean model.num_outputs=0", "model.num_outputs"),
         ("model=network loss=integrate", "loss._target_"),
@@ -168,3 +172,9 @@ def test_a_network_job_logs_layer_rates_and_readout_statistics(make_config, tmp_
     assert metrics["train/rate_layer_0"] == pytest.approx(1 / 50)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["metrics"]["train/acc"] == metrics["train/acc"] and summary["timings"]["fit_seconds"] > 0
+
+
+def test_a_tempotron_job_does_not_check_the_network_groups(make_config):
+    # kernel tau_m = 3 ms would be an error for the default cuba neuron (tau_s 3.75), which a tempotron never builds
+    parts = build_parts(make_config("kernel=exponential", "kernel.tau_m=3", "data.num_samples=20", "data.num_afferents=10"))
+    assert parts.module.net.kernel.tau_m == 3.0

@@ -6,7 +6,8 @@ power spectrum,
 
     f(x) = sum_{k=0}^{K-1} a_k s_k sin(2 pi (k b_k x + c_k)),   s_k = 1 / ((k + 1)^alpha + 1),
 
-with a_k, b_k, c_k uniform in [0, 1) (a_0 = 0: no constant offset) and K = ceil(1e-3^(-1/alpha))
+with a_k, b_k, c_k uniform in [0, 1) (a_0 = 0: no constant offset; the spectrum is that of the
+reference implementation's default, torch, backend) and K = ceil(1e-3^(-1/alpha))
 (capped at 1000) terms; ``alpha`` sets the smoothness. Unit i of a manifold maps coordinates
 x in [0, 1)^D to prod_d f_id(x_d). A pattern of class c draws x uniformly, evaluates the class's
 manifold, and rescales each unit to [0, 1) over the class's samples (min-max): that value is

@@ -39,6 +39,7 @@ from torch import Tensor, nn
 from lif import exact
 from lif.env import num_steps
 from lif.errors import ConfigError, require
+from lif.exact.grid import check_raster
 from lif.kernels import ExponentialSumKernel
 from lif.models.readouts import check_readout, decision_threshold, read_out
 from lif.stepped.neuron import SpikingNeuron
@@ -94,10 +95,6 @@ class SpikingLayer(nn.Module):
         self.neuron = neuron
         self.weight = normal((num_inputs, size), init_mean, init_gain / math.sqrt(num_inputs))
         self.recurrent_weight = normal((size, size), 0.0, recurrent_gain / math.sqrt(size)) if recurrent else None
-
-    @property
-    def size(self) -> int:
-        return self.weight.shape[1]
 
     def forward(self, current: Tensor, direct: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """(spikes, voltages) [B, L, N] for input currents [B, L, N] of every step."""
@@ -179,14 +176,16 @@ class Network(nn.Module):
         return self.weight.shape[1]
 
     @property
-    def num_layers(self) -> int:
-        """Hidden layers and the output layer."""
-        return len(self.hidden) + 1
+    def num_spiking_layers(self) -> int:
+        """The hidden layers, and the output layer when it spikes."""
+        return len(self.hidden) + (self.output == "spiking")
 
     def forward(self, inputs: Tensor, record: bool = False) -> NetworkOutput:
         """Readout scores (and every layer's spikes and voltages) for inputs: spike times
         [B, N_in(, S)] in ms or a bool raster [B, L, N_in]. ``record``: also the output layer's
         voltage trace on the tempotron fast path (plots)."""
+        if exact.is_raster(inputs):
+            check_raster(inputs, self.num_steps)
         threshold = decision_threshold(self.readout, self.v_th, self.num_steps, self.dt)
         rate = exact.input_rate(inputs, self.dt, self.num_steps)
         if not len(self.hidden) and self.output == "li" and self.readout == "max" and not record:

@@ -7,10 +7,11 @@ t_k = k dt (ms), with u = V - v_rest and the exact decays d_m = exp(-dt/tau_m), 
     u[k] = d_m u[k-1] + c i[k-1],      c = v_0 (d_m - d_s)
 
 so u is the input filtered by the double-exponential kernel K(t) = v_0 (exp(-t/tau_m) - exp(-t/tau_s))
-(peak 1 with ``v_0: null``): the output layer is a layer of tempotrons on the hidden spikes, and
-its maximum over time is the tempotron's readout. Being linear, it need not be stepped at all:
-networks filter its input currents with the exact blocked scan of :mod:`lif.exact.scan`
-(:meth:`LI.kernel`); :func:`li_step` is the plain time loop that path is tested against.
+(peak 1 with ``v_0: null``): a network's ``li`` output layer is a layer of tempotrons on the hidden
+spikes, and its maximum over time is the tempotron's readout. Being linear, it need not be stepped
+at all: networks filter its input currents with the exact blocked scan of :mod:`lif.exact.scan`
+and the configured kernel (any sum of exponentials); this module is the plain time loop of the
+double-exponential case, the reference that fast path is tested against.
 """
 
 from __future__ import annotations

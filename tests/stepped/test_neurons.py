@@ -189,9 +189,9 @@ def test_bad_values_name_the_field(make, field):
     assert raised.value.field == field
 
 
-def test_learnable_time_constants_get_gradients_and_fixed_ones_are_buffers():
+def test_learnable_time_constants_get_gradients_and_fixed_ones_are_plain_numbers():
     fixed, learned = CUBA(), CUBA(learn_tau=True, surrogate=FastSigmoid())
-    assert [name for name, _ in fixed.named_parameters()] == []
+    assert [name for name, _ in fixed.named_parameters()] == [] and fixed.tau_m == 15.0
     assert sorted(name for name, _ in learned.named_parameters()) == ["tau_m", "tau_s"]
     current = torch.rand(2, 40, 3, generator=torch.Generator().manual_seed(6))
     _, voltages = simulate(learned, current)
