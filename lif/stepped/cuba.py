@@ -104,7 +104,7 @@ class TwoStateFilter:
         return Integration(decay_m, decay_s, self.v_0() * (decay_m - decay_s))
 
     def kernel(self) -> ExponentialSumKernel:
-        return DoubleExponentialKernel(float(self.tau_m), float(self.tau_s), float(self.v_0()))
+        return DoubleExponentialKernel(self.time_constant("tau_m"), self.time_constant("tau_s"), float(self.v_0()))
 
     def drive(self, terms: Tensor) -> tuple[Tensor, Tensor | None]:
         # terms[..., 0] carries the phases of tau_m, terms[..., 1] those of tau_s (the kernel's order)

@@ -47,7 +47,7 @@ class LIF(SpikingNeuron):
         self.add_time_constant("tau_m", tau_m, "a membrane time constant")
 
     def kernel(self) -> ExponentialSumKernel:
-        return ExponentialKernel(float(self.tau_m), v_0=1.0)
+        return ExponentialKernel(self.time_constant("tau_m"), v_0=1.0)
 
     def initial_state(self, like: Tensor) -> LIFState:
         return LIFState(like.new_zeros(like.shape))

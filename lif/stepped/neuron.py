@@ -3,6 +3,9 @@
 Voltages are dimensionless; inside the step functions they are measured from rest
 (u = V - v_rest), so that every model's equations read u[k] = d u[k-1] + ... with no offset.
 Times are in ms; a time constant tau enters only as its exact one-step decay d = exp(-dt / tau).
+With ``learn_tau`` the time constants of a layer are parameters trained with the weights (kept
+above dt/100; the phases of input spikes between grid points use their current value without
+a gradient); otherwise they are plain numbers and their decays are computed in double precision.
 
 After the membrane update of step k a spiking neuron fires and resets:
 
@@ -80,6 +83,10 @@ class Neuron(nn.Module):
             # a learned tau must stay positive: below a hundredth of a step it decays to nothing anyway
             return torch.exp(-self.dt / tau.clamp(min=0.01 * self.dt))
         return math.exp(-self.dt / tau)
+
+    def time_constant(self, name: str) -> float:
+        """Time constant ``name`` (ms) as a number, a learned one kept where :meth:`decay_of` keeps it."""
+        return max(float(getattr(self, name)), 0.01 * self.dt)
 
     def kernel(self) -> ExponentialSumKernel:
         """The voltage (from rest) a unit input at t = 0 adds at t >= 0 without spiking, sum_c coef_c exp(-t/tau_c):
