@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lif import resolvers
+from lif.callbacks import SeedEachStep
 from lif.errors import ConfigError
 from lif.job import experiment_name, job_context, job_number, job_overrides, optuna_study
 from lif.module import Classifier
@@ -88,10 +89,21 @@ class Parts:
     data_seconds: float  # generating, encoding and splitting the data
 
 
+def checkpoint_to_resume(cfg: DictConfig) -> Path | None:
+    """The checkpoint ``ckpt_path`` names (``last``: the run folder's ``checkpoints/last.ckpt``), or None."""
+    if not cfg.get("ckpt_path"):
+        return None
+    if str(cfg.ckpt_path) == "last":
+        return Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    return Path(str(cfg.ckpt_path))
+
+
 def build_recorder(cfg: DictConfig) -> TrialRecorder | None:
-    """The job's trial in the tracking database (None with ``tracking=none``)."""
+    """The job's trial in the tracking database (None with ``tracking=none``); a job resumed
+    from a checkpoint continues the trial of its folder."""
     if not cfg.get("tracking"):
         return None
+    resume_from = checkpoint_to_resume(cfg)
     make_recorder = build(cfg, "tracking", _partial_=True)  # job facts passed as plain Python
     with reported_as("tracking"):
         return make_recorder(
@@ -100,6 +112,7 @@ def build_recorder(cfg: DictConfig) -> TrialRecorder | None:
             seed=cfg.seed,
             job_number=job_number(),
             output_dir=str(cfg.paths.output_dir),
+            resume=resume_from is not None and resume_from.is_file(),
             **optuna_study(),
         )
 
@@ -123,6 +136,9 @@ def build_parts(cfg: DictConfig) -> Parts:
 
 
 def _build_parts(cfg: DictConfig, recorder: TrialRecorder | None) -> Parts:
+    resume_from = checkpoint_to_resume(cfg)
+    if resume_from is not None and not resume_from.is_file():
+        raise ConfigError("ckpt_path", "a checkpoint file to resume from (last: <run folder>/checkpoints/last.ckpt)", str(resume_from))
     build(cfg, "env")  # checks T, dt, v_th and device before anything else is built
     build(cfg, "kernel")
     L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -161,6 +177,10 @@ def _build_parts(cfg: DictConfig, recorder: TrialRecorder | None) -> Parts:
         callbacks = build_each(cfg.get("callbacks"))
     if not cfg.trainer.get("enable_progress_bar", True):  # "no progress bar" also means not the rich one
         callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
+    callbacks.append(SeedEachStep(cfg.seed))
+    if recorder is not None and recorder.resumed_wandb_run_id and cfg.get("logger") and cfg.logger.get("wandb"):
+        with open_dict(cfg):  # the resumed job logs on into its W&B run
+            cfg.logger.wandb.id, cfg.logger.wandb.resume = recorder.resumed_wandb_run_id, "allow"
     with reported_as("logger"):
         loggers = build_each(cfg.get("logger"))
     if recorder is not None:
@@ -203,13 +223,14 @@ def _train(cfg: DictConfig, timings: dict[str, float]) -> dict[str, float]:
 
     try:
         fit_started = time.perf_counter()
-        trainer.fit(module, datamodule=datamodule)
+        resume_from = checkpoint_to_resume(cfg)
+        if resume_from is not None:
+            log.info("resuming from %s", resume_from)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
         fit_seconds = time.perf_counter() - fit_started
         metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
         if datamodule.test_dataloader():
-            checkpoint = trainer.checkpoint_callback
-            best = checkpoint.best_model_path if checkpoint is not None and checkpoint.best_model_path else None
-            trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
+            trainer.test(module, datamodule=datamodule, ckpt_path=best_checkpoint(trainer), verbose=False)
             metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
         plots_module = sys.modules.get("lif.plots")  # not imported (matplotlib) unless plots are on
         plots = next((c for c in trainer.callbacks if plots_module and isinstance(c, plots_module.PlotCallback)), None)
@@ -234,6 +255,12 @@ def _train(cfg: DictConfig, timings: dict[str, float]) -> dict[str, float]:
     return metrics
 
 
+def best_checkpoint(trainer: L.Trainer) -> str | None:
+    """The file of the best epoch by the monitored metric (None without such a checkpoint)."""
+    monitored = [callback for callback in trainer.checkpoint_callbacks if getattr(callback, "monitor", None) and callback.best_model_path]
+    return monitored[0].best_model_path if monitored else None
+
+
 def print_summary(cfg: DictConfig, metrics: dict[str, float], summary: dict[str, float], parts: Parts) -> None:
     """A rich table: what ran, how long, how well, where the outputs are; also into the job's log."""
     trainer = parts.trainer
@@ -254,9 +281,8 @@ def print_summary(cfg: DictConfig, metrics: dict[str, float], summary: dict[str,
             shown = f"{value:.2%}" if name.endswith("/acc") else f"{value:.4g}"
             rows.append((f"{name} (optimised)" if name == cfg.optimized_metric else name, shown))
     rows.append(("outputs", str(cfg.paths.output_dir)))
-    checkpoint = trainer.checkpoint_callback
-    if checkpoint is not None and checkpoint.best_model_path:
-        rows.append(("best checkpoint", checkpoint.best_model_path))
+    if best_checkpoint(trainer):
+        rows.append(("best checkpoint", best_checkpoint(trainer)))
     if parts.recorder is not None:
         rows.append(("tracking", f"trial {parts.recorder.trial_id} of experiment {cfg.experiment_name!r} in {cfg.tracking.url}"))
     for logger in trainer.loggers:

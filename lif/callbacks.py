@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import torch
-from lightning.pytorch.callbacks import EarlyStopping
+from lightning.pytorch.callbacks import Callback, EarlyStopping
+
+from lif.seeds import epoch_seed
 
 EPOCHS_TO_PERFECT = "train/epochs_to_perfect"
 
@@ -36,3 +38,16 @@ class StopAtPerfectAccuracy(EarlyStopping):
         trainer.callback_metrics[EPOCHS_TO_PERFECT] = torch.tensor(value)
         for logger in trainer.loggers:
             logger.log_metrics({EPOCHS_TO_PERFECT: value, "epoch": max(trainer.current_epoch - 1, 0)}, step=trainer.global_step)
+
+
+class SeedEachStep(Callback):
+    """Reseed torch's random numbers before each training step from (seed, epoch, batch): what
+    a step draws (dropout) depends on nothing that happened before it, so a run resumed from a
+    checkpoint draws what the uninterrupted run drew (Lightning itself draws from the global
+    generator at different points when it resumes, e.g. making the data loader's iterator)."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        torch.manual_seed(epoch_seed(self.seed, trainer.current_epoch, batch_idx))

@@ -26,9 +26,10 @@ import lightning as L
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
+from torch.utils.data import BatchSampler, DataLoader, Sampler, SequentialSampler, TensorDataset
 
 from lif.errors import ConfigError, require
+from lif.seeds import epoch_seed
 
 SPLITS = ("train", "val", "test")
 
@@ -46,6 +47,26 @@ def stratified_split(labels: Tensor, val_fraction: float, test_fraction: float, 
         parts["val"].append(members[num_test : num_test + num_val])
         parts["train"].append(members[num_test + num_val :])
     return {split: torch.sort(torch.cat(indices)).values for split, indices in parts.items()}
+
+
+class ShuffledBatches(Sampler[Tensor]):
+    """Batches of indices 0 .. size-1 in an order drawn afresh each epoch from (seed, epoch)
+    alone: Lightning calls :meth:`set_epoch` before each training epoch, so a run resumed at
+    epoch e sees the batches the uninterrupted run saw."""
+
+    def __init__(self, size: int, batch_size: int, seed: int) -> None:
+        self.size, self.batch_size, self.seed = size, batch_size, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch))
+        yield from torch.randperm(self.size, generator=generator).split(self.batch_size)
+
+    def __len__(self) -> int:
+        return -(-self.size // self.batch_size)
 
 
 class SpikeDataModule(L.LightningDataModule):
@@ -142,8 +163,7 @@ class SpikeDataModule(L.LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         dataset = self.splits[split]
         if shuffle:
-            generator = torch.Generator().manual_seed(self.seed)
-            sampler = BatchSampler(RandomSampler(dataset, generator=generator), self.batch_size, drop_last=False)
+            sampler = ShuffledBatches(len(dataset), self.batch_size, self.seed)
         else:
             sampler = BatchSampler(SequentialSampler(dataset), self.eval_batch_size, drop_last=False)
         # batch_size=None: the dataset is indexed with a whole batch of indices at once.

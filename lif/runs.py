@@ -6,7 +6,9 @@
     python -m lif.runs export TRIAL [--format csv|json] [--output FILE]
 
 ``--url`` selects the database (default ``$LIF_TRACKING_URL`` or ``sqlite:///outputs/lif.db``).
-The tool never writes: SQLite is opened read-only, PostgreSQL in read-only transactions.
+The tool reads through a read-only connection. It writes one thing: a ``running`` trial whose
+job has been silent for longer than its grace period (killed, its machine gone) is shown as
+``crashed`` and stored so, when the database lets it.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from lif.tracking.database import connect_read_only, default_url
-from lif.tracking.tables import Artifact, EpochMetric, Experiment, Trial
+from lif.tracking.store import TrialStore, is_crashed
+from lif.tracking.tables import Artifact, EpochMetric, Experiment, Trial, now
 
 NOT_PARAMETERS = ("paths", "hydra", "logger", "tracking", "experiment_name", "experiment_description")
-STATUS_STYLES = {"completed": "green", "running": "yellow", "failed": "red", "interrupted": "magenta"}
+STATUS_STYLES = {"completed": "green", "running": "yellow", "failed": "red", "interrupted": "magenta", "crashed": "red"}
 
 
 def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
@@ -100,17 +103,38 @@ def mode_of(trial: Trial) -> str:
     return str((trial.config.get("tracking") or {}).get("mode", "max"))
 
 
+def as_seen(trials: Iterable[Trial]) -> list[Trial]:
+    """The trials with those crashed by now shown as ``crashed`` (not written: for display)."""
+    at = now()
+    trials = list(trials)
+    for trial in trials:
+        if is_crashed(trial, at):
+            trial.status = "crashed"
+    return trials
+
+
 class Runs:
     """Queries over one tracking database."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = connect_read_only(url)
+        self.store_crashed()
+
+    def store_crashed(self) -> None:
+        """Store silent running trials as crashed (shown so anyway when the database is read-only)."""
+        with Session(self.engine) as session:
+            running = session.exec(select(Trial).where(Trial.status == "running")).all()
+        if any(is_crashed(trial, now()) for trial in running):
+            try:
+                TrialStore(self.url).mark_crashed()
+            except Exception:  # noqa: BLE001 (a read-only file or role: the tables still show them crashed)
+                pass
 
     def experiments(self) -> list[tuple[Experiment, list[Trial]]]:
         with Session(self.engine) as session:
             experiments = session.exec(select(Experiment).order_by(Experiment.created_at)).all()
-            trials = session.exec(select(Trial).order_by(Trial.id)).all()
+            trials = as_seen(session.exec(select(Trial).order_by(Trial.id)).all())
         by_experiment: dict[int, list[Trial]] = {experiment.id: [] for experiment in experiments}
         for trial in trials:
             by_experiment.setdefault(trial.experiment_id, []).append(trial)
@@ -123,14 +147,15 @@ class Runs:
             experiment = session.exec(query).first()
             if experiment is None:
                 raise LookupError(f"no experiment named {name!r}" if name else "the database holds no experiment")
-            trials = session.exec(select(Trial).where(Trial.experiment_id == experiment.id).order_by(Trial.id)).all()
-        return experiment, list(trials)
+            trials = as_seen(session.exec(select(Trial).where(Trial.experiment_id == experiment.id).order_by(Trial.id)).all())
+        return experiment, trials
 
     def trial(self, trial_id: int) -> tuple[Trial, Experiment, list[Artifact]]:
         with Session(self.engine) as session:
             trial = session.get(Trial, trial_id)
             if trial is None:
                 raise LookupError(f"no trial with id {trial_id}")
+            (trial,) = as_seen([trial])
             experiment = session.get(Experiment, trial.experiment_id)
             artifacts = session.exec(select(Artifact).where(Artifact.trial_id == trial_id).order_by(Artifact.id)).all()
         return trial, experiment, list(artifacts)

@@ -1,10 +1,18 @@
 """`python train.py` as a researcher runs it (subprocesses, Hydra command line)."""
 
 import csv
+import json
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
+import torch
+from sqlmodel import Session, select
 
-from support import FAST, run_train
+from lif.tracking import EpochMetric, Trial, connect
+from support import FAST, ROOT, run_train
 
 # These tests read the CSV logger's file and keep the tracking database out of the way.
 FAST = [*FAST, "logger=csv", "tracking=none"]
@@ -53,3 +61,60 @@ def test_default_load_one_is_learned_perfectly(tmp_path):
     result = run_train("data.num_samples=500", f"hydra.run.dir={tmp_path}", "trainer.enable_progress_bar=false", "logger=csv", "tracking=none")
     assert result.returncode == 0, result.stderr
     assert final_train_accuracy(tmp_path / "csv" / "metrics.csv") == 1.0
+
+
+def test_last_checkpoint_is_the_final_epoch_when_the_best_came_earlier(tmp_path):
+    # the monitored "best" is the largest training loss: the first epoch's, as the loss falls
+    result = run_train(
+        "trainer.max_epochs=3", "optimized_metric=train/loss", "callbacks.stop_at_perfect=null",
+        f"hydra.run.dir={tmp_path}", *FAST,
+    )
+    assert result.returncode == 0, result.stderr
+    checkpoints = tmp_path / "checkpoints"
+    assert sorted(path.name for path in checkpoints.iterdir()) == ["best-epoch000.ckpt", "last.ckpt"]
+    assert torch.load(checkpoints / "last.ckpt", weights_only=False)["epoch"] == 2
+    assert torch.load(checkpoints / "best-epoch000.ckpt", weights_only=False)["epoch"] == 0
+
+
+@pytest.mark.slow
+def test_a_killed_job_is_crashed_and_resumed_to_the_uninterrupted_result(tmp_path):
+    """SIGKILL mid-fit: the trial turns crashed after its grace period; `ckpt_path=last` in the
+    same folder continues it (the same trial, the same W&B run) to exactly the metrics of a
+    run that was never interrupted (digits_network: batch order, dropout and schedule)."""
+    url = f"sqlite:///{tmp_path}/lif.db"
+    job = ["experiment=digits_network", "trainer.max_epochs=4", "callbacks.plots=null", f"tracking.url={url}",
+           "tracking.heartbeat_interval=0.5", "tracking.grace_period=2", "trainer.enable_progress_bar=false"]
+    uninterrupted = run_train(*job, f"hydra.run.dir={tmp_path}/whole")
+    assert uninterrupted.returncode == 0, uninterrupted.stderr
+
+    killed = subprocess.Popen([sys.executable, "train.py", *job, f"hydra.run.dir={tmp_path}/run"], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    try:
+        deadline = time.monotonic() + 300
+        while not last.exists() and killed.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        killed.kill()
+        killed.wait()
+    assert killed.returncode == -signal.SIGKILL
+    assert torch.load(last, weights_only=False)["epoch"] < 3  # killed before the end
+    time.sleep(2.5)  # past the grace period
+    listing = subprocess.run([sys.executable, "-m", "lif.runs", "--url", url, "trials"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+    with Session(connect(url)) as session:
+        (crashed,) = session.exec(select(Trial).where(Trial.output_dir == str(tmp_path / "run"))).all()
+    assert "crashed" in listing.stdout and crashed.status == "crashed" and crashed.ended_at is not None
+
+    resumed = run_train(*job, f"hydra.run.dir={tmp_path}/run", "ckpt_path=last")
+    assert resumed.returncode == 0, resumed.stderr
+    whole, after_resume = (json.loads((tmp_path / run / "summary.json").read_text()) for run in ("whole", "run"))
+    assert after_resume["timings"]["epochs"] == whole["timings"]["epochs"] == 4
+    assert after_resume["metrics"] == whole["metrics"]  # every metric, bit for bit
+    with Session(connect(url)) as session:
+        (trial,) = session.exec(select(Trial).where(Trial.output_dir == str(tmp_path / "run"))).all()
+        metrics = session.exec(select(EpochMetric).where(EpochMetric.trial_id == trial.id, EpochMetric.name == "val/acc")).all()
+    assert trial.id == crashed.id and trial.status == "completed" and trial.error is None
+    assert sorted(row.epoch for row in metrics) == [0, 1, 2, 3]  # the killed run's extra rows dropped
+    runs = sorted((tmp_path / "run" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2 and {run.name.rsplit("-", 1)[1] for run in runs} == {trial.wandb_run_id}

@@ -5,16 +5,42 @@ from __future__ import annotations
 import math
 import socket
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, delete, select
 
 from lif.tracking.database import connect
 from lif.tracking.tables import ARTIFACT_KINDS, STATUSES, Artifact, EpochMetric, Experiment, Trial, now
+
+
+def is_crashed(trial: Trial, at: datetime) -> bool:
+    """Whether ``trial`` claims to be running but has been silent for longer than its grace
+    period at time ``at`` (trials of older versions, without a grace period, never are)."""
+    if trial.status != "running" or trial.grace_period is None:
+        return False
+    last_sign = trial.heartbeat_at or trial.started_at
+    if last_sign.tzinfo is None:  # SQLite keeps no time zone: every time the app writes is UTC
+        last_sign = last_sign.replace(tzinfo=timezone.utc)
+    return (at - last_sign).total_seconds() > trial.grace_period
+
+
+def mark_crashed(session: Session, trials: Iterable[Trial], at: datetime) -> list[int]:
+    """Store the trials among ``trials`` that are crashed at ``at`` as ``crashed``, ended at
+    their last heartbeat; their ids."""
+    marked = []
+    for trial in trials:
+        if is_crashed(trial, at):
+            trial.status, trial.ended_at = "crashed", trial.heartbeat_at or trial.started_at
+            trial.error = f"no heartbeat for {trial.grace_period:g} s: the job's process ended without a word (killed, or its machine died)"
+            session.add(trial)
+            marked.append(trial.id)
+    session.commit()
+    return marked
 
 
 class TrialStore:
@@ -73,8 +99,11 @@ class TrialStore:
         job_number: int | None = None,
         output_dir: str | None = None,
         optimized_metric: str | None = None,
+        grace_period: float | None = None,
     ) -> int:
-        """Insert a trial with status ``running``; returns its id."""
+        """Insert a trial with status ``running``; returns its id. Running trials silent for
+        longer than their grace period are stored as ``crashed`` first."""
+        self.mark_crashed()
         trial = Trial(
             experiment_id=self.experiment_id(experiment, description, study_name, study_storage),
             config=dict(config or {}),
@@ -84,11 +113,54 @@ class TrialStore:
             output_dir=output_dir,
             hostname=socket.gethostname(),
             optimized_metric=optimized_metric,
+            grace_period=grace_period,
+            heartbeat_at=now(),
         )
         with self.session() as session:
             session.add(trial)
             session.commit()
             return trial.id
+
+    def mark_crashed(self) -> list[int]:
+        """Store every running trial silent for longer than its grace period as ``crashed``."""
+        with self.session() as session:
+            return mark_crashed(session, session.exec(select(Trial).where(Trial.status == "running")).all(), now())
+
+    def heartbeat(self, trial_id: int) -> None:
+        self.update_trial(trial_id, heartbeat_at=now())
+
+    def latest_trial_in(self, output_dir: str) -> Trial | None:
+        """The newest trial whose job wrote to ``output_dir`` (the one a resumed job continues)."""
+        with self.session() as session:
+            query = select(Trial).where(Trial.output_dir == output_dir).order_by(col(Trial.id).desc())
+            return session.exec(query).first()
+
+    def reopen_trial(self, trial_id: int, grace_period: float | None = None) -> None:
+        """A resumed job's trial: ``running`` again, its end and error cleared."""
+        self.update_trial(
+            trial_id, status="running", ended_at=None, error=None, heartbeat_at=now(), grace_period=grace_period
+        )
+
+    def drop_metrics_from(self, trial_id: int, epoch: int) -> list[EpochMetric]:
+        """Delete the trial's metrics of epochs >= ``epoch`` (written after the checkpoint a
+        resumed job starts from); the rows that remain, by epoch."""
+        with self.session() as session:
+            session.exec(delete(EpochMetric).where(EpochMetric.trial_id == trial_id, EpochMetric.epoch >= epoch))
+            session.commit()
+            query = select(EpochMetric).where(EpochMetric.trial_id == trial_id).order_by(EpochMetric.epoch, EpochMetric.id)
+            return list(session.exec(query).all())
+
+    def set_artifacts(self, trial_id: int, kind: str, paths: Iterable[str]) -> None:
+        """Make the trial's artifacts of ``kind`` exactly ``paths`` (a checkpoint replaced by a
+        better one is gone from disk and from the table)."""
+        paths = {str(path) for path in paths}
+        with self.session() as session:
+            rows = session.exec(select(Artifact).where(Artifact.trial_id == trial_id, Artifact.kind == kind)).all()
+            for row in rows:
+                if row.path not in paths:
+                    session.delete(row)
+            session.add_all(Artifact(trial_id=trial_id, kind=kind, path=path) for path in sorted(paths - {row.path for row in rows}))
+            session.commit()
 
     def update_trial(self, trial_id: int, **fields: Any) -> None:
         with self.session() as session:

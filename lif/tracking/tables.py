@@ -2,7 +2,8 @@
 product: outside tools query them.
 
 experiment    one per Hydra multirun (or named experiment); ``name`` is unique
-trial         one per job: its config, overrides, seed, status and results
+trial         one per job: its config, overrides, seed, status and results; a running job
+              stamps ``heartbeat_at``, and one silent for ``grace_period`` seconds is ``crashed``
 epoch_metric  one row per metric per epoch (per-label accuracies as ``<split>/acc_label_<label>``)
 artifact      files a trial produced: ``checkpoint``, ``plot``, ``config``, ``wandb_run``
 """
@@ -15,7 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
-STATUSES = ("running", "completed", "failed", "interrupted")
+STATUSES = ("running", "completed", "failed", "interrupted", "crashed")
 ARTIFACT_KINDS = ("checkpoint", "plot", "config", "wandb_run")
 
 
@@ -49,6 +50,8 @@ class Trial(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text))
     started_at: datetime = Field(default_factory=now)
     ended_at: datetime | None = None
+    heartbeat_at: datetime | None = None  # the running job's last sign of life
+    grace_period: float | None = None  # seconds without a heartbeat after which it counts as crashed
     output_dir: str | None = None
     hostname: str | None = None
     wandb_run_id: str | None = None

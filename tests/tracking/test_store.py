@@ -1,4 +1,5 @@
 import multiprocessing
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlmodel import Session, func, select
@@ -49,3 +50,25 @@ def test_statuses_and_artifact_kinds_are_checked(tmp_path):
         metrics = session.exec(select(EpochMetric.name)).all()
     assert (row.status, row.error, row.config, row.overrides) == ("failed", "boom", {"a": {"b": 1}}, ["a.b=1"])
     assert row.ended_at is not None and metrics == ["train/loss"]
+
+
+def test_a_silent_running_trial_is_crashed_after_its_grace_period(tmp_path):
+    store = TrialStore(f"sqlite:///{tmp_path}/lif.db")
+    silent = store.start_trial("e", grace_period=60.0)
+    beating = store.start_trial("e", grace_period=60.0)
+    old = store.start_trial("e")  # a trial of an older lif: no grace period, never judged
+    an_hour_ago = datetime.now(timezone.utc) - timedelta(hours=1)
+    store.update_trial(silent, heartbeat_at=an_hour_ago)
+    store.update_trial(beating, heartbeat_at=datetime.now(timezone.utc) - timedelta(seconds=30))
+    store.update_trial(old, started_at=an_hour_ago, heartbeat_at=None)
+
+    store.start_trial("e", grace_period=60.0)  # the next writer stores what it finds crashed
+    with Session(store.engine) as session:
+        status = {trial.id: trial for trial in session.exec(select(Trial)).all()}
+    assert status[silent].status == "crashed" and "no heartbeat for 60 s" in status[silent].error
+    assert status[silent].ended_at.replace(tzinfo=None) == an_hour_ago.replace(tzinfo=None)  # its last sign of life
+    assert status[beating].status == "running" and status[old].status == "running"
+    # a finished trial never becomes crashed, however old its heartbeat
+    store.finish_trial(beating, "completed")
+    store.update_trial(beating, heartbeat_at=an_hour_ago)
+    assert store.mark_crashed() == []
