@@ -135,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lif.report: {error}", file=sys.stderr)
         return 1
     output = Path(arguments.output or f"report-{arguments.experiment}.html")
+    output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(page)
     print(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB)")
     return 0

@@ -11,7 +11,7 @@ reused worker. :func:`register` is also called at the start of every job (idempo
 
 from __future__ import annotations
 
-from omegaconf import OmegaConf
+from omegaconf import ListConfig, OmegaConf
 
 from lif.search import study_seed
 
@@ -28,8 +28,14 @@ def wandb_tags(overrides: list[str]) -> list[str]:
     return [tag if len(tag) <= MAX_TAG_LENGTH else tag[: MAX_TAG_LENGTH - 1] + "…" for tag in tags]
 
 
+def wandb_tags_node(overrides: list[str]) -> ListConfig:
+    """:func:`wandb_tags` as a config node: ``OmegaConf.resolve`` (``train.py --cfg job --resolve``)
+    cannot store a plain list returned by a resolver."""
+    return ListConfig(wandb_tags(overrides))
+
+
 def register() -> None:
-    OmegaConf.register_new_resolver("lif.wandb_tags", wandb_tags, replace=True)
+    OmegaConf.register_new_resolver("lif.wandb_tags", wandb_tags_node, replace=True)
     OmegaConf.register_new_resolver("lif.study_seed", study_seed, replace=True)
 
 

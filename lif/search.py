@@ -5,13 +5,24 @@ A seeded sampler would then replay its random start-up points; ``${lif.study_see
 gives the sampler ``seed + number of trials already in the study`` instead, which is
 still reproducible (the same storage state gives the same seed) but never repeats a
 resumed run's first points. It is registered as a config resolver by :mod:`lif.resolvers`.
+
+The app's searches use ``hydra/sweeper=lif_optuna`` (``hydra_plugins/lif_optuna_sweeper``):
+hydra-optuna-sweeper's sweeper that, through :func:`fail_unfinished_trials` and
+:func:`all_failed_line`, fails the trials it asked for when the sweep aborts (a bad
+search-space key, Ctrl-C) instead of leaving them ``RUNNING``, and ends a sweep whose
+trials all failed with one line instead of Optuna's ``Record does not exist``.
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import optuna
 
 log = logging.getLogger(__name__)
 
@@ -42,3 +53,44 @@ def study_seed(seed: int | None, storage: str | None, study_name: str | None) ->
         log.info("study %s holds %d trials: sampler seed %d + %d", study_name, existing, seed, existing)
     return int(seed) + existing
 
+
+def fail_unfinished_trials(trials: Sequence[optuna.trial.Trial]) -> int:
+    """Mark FAIL those of ``trials`` (asked for by this sweep) that are still RUNNING in their study.
+
+    A sweep that aborts mid-batch would otherwise leave them RUNNING forever; trials of other
+    sweeps sharing the study are not touched. Returns how many were marked.
+    """
+    from optuna.trial import TrialState
+
+    if not trials:
+        return 0
+    study = trials[0].study
+    running = {frozen.number for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+    unfinished = [trial for trial in trials if trial.number in running]
+    for trial in unfinished:
+        study.tell(trial, state=TrialState.FAIL)
+    if unfinished:
+        numbers = ", ".join(str(trial.number) for trial in unfinished)
+        log.warning("the sweep aborted: Optuna trial(s) %s of study %s marked FAIL", numbers, study.study_name)
+    return len(unfinished)
+
+
+def every_trial_failed(trials: Sequence[optuna.trial.Trial]) -> bool:
+    """Whether there are ``trials`` and their study holds each of them as FAIL."""
+    from optuna.trial import TrialState
+
+    if not trials:
+        return False
+    states = {frozen.number: frozen.state for frozen in trials[0].study.get_trials(deepcopy=False)}
+    return all(states.get(trial.number) == TrialState.FAIL for trial in trials)
+
+
+def all_failed_line(count: int, study_name: str, tracking_url: str | None) -> str:
+    """The one line a sweep ends with when all its ``count`` trials failed: where to read their errors."""
+    from lif.tracking.database import default_url
+
+    url = f" --url {tracking_url}" if tracking_url and tracking_url != default_url() else ""
+    return (
+        f"lif: all {count} trials of the sweep (Optuna study {study_name!r}) failed; "
+        f"their errors are in the tracking database: python -m lif.runs{url} trials"
+    )

@@ -43,6 +43,14 @@ def test_the_report_has_one_row_per_trial_and_embeds_its_images(two_trial_report
     assert "http://" not in text and "https://" not in text  # nothing to fetch: it works offline
 
 
+def test_the_report_creates_the_folders_of_its_output(two_trial_report, tmp_path, capsys):
+    url = f"sqlite:///{two_trial_report.parent}/lif.db"
+    page = tmp_path / "new" / "folder" / "pair.html"
+    assert report_main(["pair", "--url", url, "--output", str(page)]) == 0
+    assert page.read_text() == two_trial_report.read_text()
+    assert capsys.readouterr().out.startswith(f"wrote {page} (")
+
+
 @pytest.mark.slow
 def test_the_report_renders_in_headless_chromium(two_trial_report, tmp_path):
     from support import require

@@ -88,3 +88,27 @@ def test_differing_parameters_leave_out_paths_and_mirrors():
         for i in range(2)
     ]
     assert differing_parameters(trials) == ["seed"]
+
+
+
+@pytest.mark.parametrize("kind", ["zero bytes", "another app's", "not SQLite"])
+def test_a_database_without_lif_tables_is_one_line(tmp_path, capsys, kind):
+    import sqlite3
+
+    path = tmp_path / "lif.db"
+    if kind == "zero bytes":
+        path.touch()
+    elif kind == "another app's":
+        with sqlite3.connect(path) as other:
+            other.execute("CREATE TABLE notes (text TEXT)")
+    else:
+        path.write_text("not a database at all\n")
+    before = path.read_bytes()
+    code, out, err = run(capsys, f"sqlite:///{path}", "trials")
+    expected = {
+        "zero bytes": f"lif.runs: no lif tracking tables in {path}: run train.py first\n",
+        "another app's": f"lif.runs: no lif tracking tables in {path}: run train.py first\n",
+        "not SQLite": f"lif.runs: {path} is not a SQLite database (file is not a database)\n",
+    }
+    assert (code, out, err) == (1, "", expected[kind])
+    assert path.read_bytes() == before  # still never writes

@@ -136,3 +136,46 @@ def test_cluster_launcher_configs_compose(tmp_path, launcher, target):
     assert cfg.hydra.launcher._target_.endswith(target)
     if launcher == "slurm":
         assert cfg.hydra.launcher.cpus_per_task == 2 and cfg.hydra.launcher.timeout_min == 60
+
+
+def test_only_the_sweeps_own_unfinished_trials_are_failed(tmp_path):
+    from lif.search import every_trial_failed, fail_unfinished_trials
+
+    study = optuna.create_study(study_name="s", storage=f"sqlite:///{tmp_path}/optuna.db")
+    other_sweeps = study.ask()  # another process's trial, running in the same study
+    finished, unfinished = study.ask(), study.ask()
+    study.tell(finished, 1.0)
+    assert fail_unfinished_trials([finished, unfinished]) == 1
+    states = [trial.state for trial in study.get_trials()]
+    assert states == [optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL]
+    assert fail_unfinished_trials([]) == 0 and fail_unfinished_trials([unfinished]) == 0
+    assert every_trial_failed([unfinished]) and not every_trial_failed([finished, unfinished])
+    assert not every_trial_failed([]) and not every_trial_failed([other_sweeps])
+
+
+@pytest.mark.slow
+def test_a_sweep_aborted_by_a_bad_key_leaves_no_trial_running(tmp_path):
+    storage = f"sqlite:///{tmp_path}/optuna.db"
+    result = run_train(
+        "-m", *SEARCH, "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage={storage}", "nope=range(1,3)",
+        f"hydra.sweep.dir={tmp_path}/sweep",
+    )
+    assert result.returncode == 1
+    assert "Could not override 'nope'" in result.stderr  # Hydra's own message: the job's overrides do not compose
+    assert [trial.state for trial in study_trials(storage, "tempotron_optuna")] == [optuna.trial.TrialState.FAIL]
+
+
+@pytest.mark.slow
+def test_a_sweep_whose_trials_all_fail_ends_with_one_line(tmp_path, tracking_database):
+    storage = f"sqlite:///{tmp_path}/optuna.db"
+    result = run_train(
+        "-m", *SEARCH, "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage={storage}", "model.init_std=choice(-1.0,-2.0)",
+        f"hydra.sweep.dir={tmp_path}/sweep",
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "lif: all 2 trials of the sweep (Optuna study 'tempotron_optuna') failed; "
+        "their errors are in the tracking database: python -m lif.runs trials"  # the default database: no --url
+    )
+    assert [trial.state for trial in study_trials(storage, "tempotron_optuna")] == [optuna.trial.TrialState.FAIL] * 2
+    assert [row.status for row in tracked(tracking_database, "tempotron_optuna")[1]] == ["failed", "failed"]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import SQLModel, create_engine
 
 from lif.tracking import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -96,15 +96,33 @@ def add_missing_columns(engine: Engine) -> None:
                     raise
 
 
+class NotATrackingDatabase(LookupError):
+    """The database opened for reading holds none of lif's tables (empty, zero bytes, another app's, not SQLite)."""
+
+
 def connect_read_only(url: str) -> Engine:
-    """An engine that cannot write: SQLite opened read-only, PostgreSQL in read-only transactions."""
+    """An engine that cannot write: SQLite opened read-only, PostgreSQL in read-only transactions.
+
+    Raises FileNotFoundError for a SQLite file that does not exist and :class:`NotATrackingDatabase`
+    for a database without lif's tables (a zero-byte file is a valid, empty SQLite database).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         path = Path(parsed.database or "")
         if not path.is_file():
             raise FileNotFoundError(f"tracking database {path} does not exist (run train.py first, or pass --url)")
-        return create_engine(f"sqlite:///file:{path.resolve()}?mode=ro&uri=true")
-    engine = create_engine(url)
-    if parsed.get_backend_name() == "postgresql":
-        engine = engine.execution_options(postgresql_readonly=True)
+        engine = create_engine(f"sqlite:///file:{path.resolve()}?mode=ro&uri=true")
+        where = str(path)
+        try:
+            tables = set(inspect(engine).get_table_names())
+        except DatabaseError as error:  # "file is not a database"
+            raise NotATrackingDatabase(f"{where} is not a SQLite database ({error.orig})") from None
+    else:
+        engine = create_engine(url)
+        if parsed.get_backend_name() == "postgresql":
+            engine = engine.execution_options(postgresql_readonly=True)
+        where = parsed.render_as_string(hide_password=True)
+        tables = set(inspect(engine).get_table_names())
+    if not tables & set(SQLModel.metadata.tables):
+        raise NotATrackingDatabase(f"no lif tracking tables in {where}: run train.py first")
     return engine

@@ -48,3 +48,16 @@ def test_a_database_from_an_older_version_gains_the_new_columns(tmp_path):
     store.start_trial("kept", study_name="study", study_storage="sqlite:///optuna.db")
     with sqlite3.connect(path) as new:
         assert new.execute("SELECT name, description, study_name FROM experiment").fetchall() == [("kept", "from before", "study")]
+
+
+def test_a_zero_byte_file_is_an_empty_database_that_connect_fills(tmp_path):
+    from lif.tracking.database import NotATrackingDatabase
+
+    path = tmp_path / "lif.db"
+    path.touch()
+    url = f"sqlite:///{path}"
+    with pytest.raises(NotATrackingDatabase, match=f"no lif tracking tables in {path}: run train.py first"):
+        connect_read_only(url)
+    TrialStore(url).start_trial("e")  # what a job does: the tables are created in the empty file
+    with connect_read_only(url).connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM trial")).scalar() == 1
