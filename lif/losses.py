@@ -146,7 +146,11 @@ class IntegrateLoss(HingeLoss):
 
 
 class CrossEntropyLoss(TempotronLoss):
-    """Softmax cross-entropy over the outputs' readouts (a tempotron's maximum voltages) divided by a temperature."""
+    """Softmax cross-entropy over the outputs' readouts divided by a temperature:
+    softmax_o(readout_o / temperature). The readout is the model's: a tempotron's V_max, or with
+    ``model.readout=smooth_max`` its smooth maximum h_o = (1/beta) log((1/L) sum_k exp(beta V_o(t_k))),
+    so beta (``model.smooth_max_beta``) softens the maximum over *time* inside each readout and
+    the temperature softens the choice between *outputs*."""
 
     def __init__(self, temperature: float = 1.0, **kwargs) -> None:
         super().__init__(**kwargs)

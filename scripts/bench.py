@@ -11,7 +11,9 @@ voltage, hinge loss relu(-y (V_max - 1)), backward, SGD with momentum 0.99. Infe
 the maximum voltage without gradients. Spikes lie on the grid so that every
 implementation sees exactly the same input.
 
-Implementations: ``lif`` (this project, compiled CPU kernel), ``lif-torch`` (this project's
+Implementations: ``lif`` (this project, compiled CPU kernel), ``lif-smooth-max`` (the same
+with the smooth-max readout, beta = 10/mV, in place of V_max: its own readout, checked
+against the formula through the dense trace), ``lif-torch`` (this project's
 tensor path, the one used on GPUs), ``dense`` (a [B, L, N] PSP tensor then a matrix
 product, as SpikingJelly's old Tempotron), ``loop`` (a time-stepped second-order LIF
 recursion with autograd, as snnTorch's Synaptic and Norse's LI cells), and the peers
@@ -42,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lif import exact  # noqa: E402
+from lif.exact.smooth_max import smooth_max_voltage  # noqa: E402
 from lif.kernels import DoubleExponentialKernel  # noqa: E402
 
 TAU_M, TAU_S, DT = 15.0, 3.75, 1.0
@@ -67,6 +70,14 @@ class Workload:
 
 def lif_compiled(work, weights):
     return exact.max_voltage(work.times, weights, KERNEL, DT, work.num_steps, backend="compiled")[0]
+
+
+SMOOTH_MAX_BETA = 10.0  # 1/mV: h is within log(L)/beta = 0.6 mV of V_max
+
+
+def lif_smooth_max(work, weights):
+    """The smooth-max readout h = (1/beta) log((1/L) sum_k exp(beta V_k)) in place of V_max (compiled)."""
+    return smooth_max_voltage(work.times, weights, KERNEL, DT, work.num_steps, SMOOTH_MAX_BETA, backend="compiled")
 
 
 def lif_torch(work, weights):
@@ -150,6 +161,7 @@ def spikingjelly_tempotron(work, weights):
 
 IMPLEMENTATIONS = {
     "lif": lif_compiled,
+    "lif-smooth-max": lif_smooth_max,
     "lif-torch": lif_torch,
     "dense": dense,
     "loop": loop,
@@ -181,6 +193,9 @@ def check(name: str, tolerance: float = 2e-4) -> str:
         reference = exact.max_voltage(work.times.double(), weights.double(), KERNEL, DT / fine, work.num_steps * fine)[0]
         got = IMPLEMENTATIONS[name](work, weights.double()).detach()
         tolerance = 1e-3
+    elif name == "lif-smooth-max":  # its own readout: against the same formula through the dense trace
+        reference = smooth_max_voltage(work.times, weights, KERNEL, DT, work.num_steps, SMOOTH_MAX_BETA, backend="torch")
+        got = IMPLEMENTATIONS[name](work, weights).detach()
     else:
         reference = lif_compiled(work, weights)
         got = IMPLEMENTATIONS[name](work, weights).detach()
@@ -331,7 +346,7 @@ def main(argv=None) -> int:
     arguments = parser.parse_args(argv)
     if arguments.quick:
         arguments.repeats, arguments.no_scaling = 5, True
-        arguments.only = arguments.only or "lif,lif-torch,dense,loop"
+        arguments.only = arguments.only or "lif,lif-smooth-max,lif-torch,dense,loop"
     if arguments.from_json:
         saved = json.loads(Path(arguments.from_json).read_text())
         render_rates(saved["results"], saved["machine"], arguments.markdown)

@@ -23,7 +23,7 @@ Per pattern that is N_in * S * C * N_out scatters, L * C * N_out recursion steps
 many multiply-adds in the backward pass as scatters: no [B, L, N_in] tensor anywhere.
 
 numba compiles each kernel once per dtype and caches the machine code on disk (seconds the
-very first time, then milliseconds; :func:`lif.exact.max_voltage.compile_all` fills the
+very first time, then milliseconds; `python -m lif.exact` fills the
 cache at install). This module imports nothing of the package: the tensor code calls it.
 """
 
@@ -171,27 +171,149 @@ def max_voltage_spike_times(times, weights, dt, num_steps, coefficients, decays,
     num_outputs = weights.shape[1]
     num_terms = decays.shape[0]
     dtype = weights.dtype
-    last = float(num_steps - 1)
     v_max = np.empty((batch, num_outputs), dtype=dtype)
     max_step = np.zeros((batch, num_outputs), dtype=np.int64)
     steps = np.empty((batch, num_spikes), dtype=np.int32)
     phases = np.empty((batch, num_terms, num_spikes), dtype=dtype)
-    scale = 1.0 / dt
     for group in numba.prange((batch + LANES - 1) // LANES):
         first = group * LANES
         count = min(LANES, batch - first)
-        fractions = np.empty(num_spikes, dtype=np.float64)
-        for lane in range(count):
-            b = first + lane
-            _grid_pattern(times[b], scale, last, log_decays, squarings, steps[b], phases[b], fractions)
+        _grid_group(times, first, count, dt, num_steps, log_decays, squarings, steps, phases)
         # One output at a time: a [C, 1, L, LANES] buffer (64 KB for L = 500) stays in cache.
         current = np.empty((num_terms, 1, num_steps, LANES), dtype=dtype)
         for o in range(num_outputs):
-            current[:] = 0.0
-            for lane in range(count):
-                _scatter_pattern(steps[first + lane], phases[first + lane], weights, o, current, lane)
+            _scatter_group(steps, phases, weights, o, first, count, current)
             _scan_group(current, count, coefficients, decays, v_rest, v_max, max_step, first, o)
     return v_max, max_step, steps, phases
+
+
+@numba.njit(**JIT)
+def _grid_group(times, first, count, dt, num_steps, log_decays, squarings, steps, phases):
+    """Grid the spike times of patterns first .. first+count-1 into their rows of steps and phases."""
+    fractions = np.empty(times.shape[1], dtype=np.float64)
+    for b in range(first, first + count):
+        _grid_pattern(times[b], 1.0 / dt, float(num_steps - 1), log_decays, squarings, steps[b], phases[b], fractions)
+
+
+@numba.njit(**JIT)
+def _scatter_group(steps, phases, weights, output, first, count, current):
+    """current[c, 0, k, lane] = the currents into ``output`` of patterns first+lane (zeros elsewhere)."""
+    current[:] = 0.0
+    for lane in range(count):
+        _scatter_pattern(steps[first + lane], phases[first + lane], weights, output, current, lane)
+
+
+@numba.njit(**JIT)
+def _smooth_scan_group(current, count, coefficients, decays, v_rest, beta, smooth_max, first, output, trace):
+    """h = (1/beta) log((1/L) sum_k exp(beta V_k)) of current[c, 0, k, lane] (one output) into
+    smooth_max[first + lane, output]: a streaming log-sum-exp (running maximum m of beta V and
+    sum_k exp(beta V_k - m), rescaled when m grows). V_k goes to trace[k, lane] if it has rows."""
+    num_terms, _, num_steps, lanes = current.shape
+    dtype = current.dtype
+    state = np.zeros((num_terms, lanes), dtype=dtype)
+    top = np.full(lanes, -np.inf, dtype=np.float64)
+    total = np.zeros(lanes, dtype=np.float64)
+    volt = np.empty(lanes, dtype=dtype)
+    keep = trace.shape[0] > 0
+    for k in range(num_steps):
+        for lane in range(lanes):
+            volt[lane] = v_rest
+        for c in range(num_terms):
+            decay, coefficient = decays[c], coefficients[c]
+            row = current[c, 0, k]
+            for lane in range(lanes):
+                value = decay * state[c, lane] + row[lane]
+                state[c, lane] = value
+                volt[lane] += coefficient * value
+        for lane in range(lanes):
+            scaled = beta * np.float64(volt[lane])
+            if scaled > top[lane]:
+                total[lane] = total[lane] * np.exp(top[lane] - scaled) + 1.0
+                top[lane] = scaled
+            else:
+                total[lane] += np.exp(scaled - top[lane])
+            if keep:
+                trace[k, lane] = volt[lane]
+    for lane in range(count):
+        smooth_max[first + lane, output] = (top[lane] + np.log(total[lane]) - np.log(num_steps)) / beta
+
+
+@numba.njit(parallel=True, **JIT)
+def smooth_max_spike_times(times, weights, dt, num_steps, coefficients, decays, log_decays, squarings, v_rest, beta):
+    """(h [B, O], steps [B, N*S], phases [B, C, N*S]): the smooth maximum of each output's voltage
+    over the grid, h = (1/beta) log((1/L) sum_k exp(beta V_k)), and the gridded spikes (as
+    :func:`max_voltage_spike_times`)."""
+    batch, num_spikes = times.shape
+    num_outputs = weights.shape[1]
+    num_terms = decays.shape[0]
+    dtype = weights.dtype
+    smooth_max = np.empty((batch, num_outputs), dtype=dtype)
+    steps = np.empty((batch, num_spikes), dtype=np.int32)
+    phases = np.empty((batch, num_terms, num_spikes), dtype=dtype)
+    no_trace = np.empty((0, LANES), dtype=dtype)
+    for group in numba.prange((batch + LANES - 1) // LANES):
+        first = group * LANES
+        count = min(LANES, batch - first)
+        _grid_group(times, first, count, dt, num_steps, log_decays, squarings, steps, phases)
+        current = np.empty((num_terms, 1, num_steps, LANES), dtype=dtype)
+        for o in range(num_outputs):
+            _scatter_group(steps, phases, weights, o, first, count, current)
+            _smooth_scan_group(current, count, coefficients, decays, v_rest, beta, smooth_max, first, o, no_trace)
+    return smooth_max, steps, phases
+
+
+@numba.njit(parallel=True, **JIT)
+def smooth_max_gradient(steps, phases, weights, smooth_max, grad_smooth_max, num_steps, coefficients, decays, v_rest, beta, num_chunks):
+    """dL/dW [N, O] of the smooth maximum: sum_b g[b, o] sum_k w_k dV_k/dW[i, o] with the softmax
+    weights w_k = exp(beta (V_k - h)) / L.
+
+    No trace is kept between the passes: each group of patterns is scattered and scanned again
+    (V_k into a [L, LANES] scratch), the weights are filtered backwards in time,
+    R_c[k] = g w_k + d_c R_c[k+1], and sampled at the spikes: sum_j sum_c coef_c R_c[k_j] p_cj
+    (as dV_k/dW = sum_j sum_c coef_c d_c^(k - k_j) p_cj for k >= k_j).
+    """
+    batch, num_spikes = steps.shape
+    num_inputs, num_outputs = weights.shape
+    per_input = num_spikes // num_inputs
+    num_terms = decays.shape[0]
+    dtype = weights.dtype
+    partial = np.zeros((num_chunks, num_outputs, num_inputs), dtype=dtype)
+    num_groups = (batch + LANES - 1) // LANES
+    groups_per_chunk = (num_groups + num_chunks - 1) // num_chunks
+    for chunk in numba.prange(num_chunks):
+        accumulator = partial[chunk]
+        current = np.empty((num_terms, 1, num_steps, LANES), dtype=dtype)
+        trace = np.empty((num_steps, LANES), dtype=dtype)
+        rescanned = np.empty((batch, num_outputs), dtype=dtype)
+        running = np.empty(LANES, dtype=dtype)
+        for group in range(chunk * groups_per_chunk, min(num_groups, (chunk + 1) * groups_per_chunk)):
+            first = group * LANES
+            count = min(LANES, batch - first)
+            for o in range(num_outputs):
+                if not np.any(grad_smooth_max[first : first + count, o]):
+                    continue
+                _scatter_group(steps, phases, weights, o, first, count, current)
+                _smooth_scan_group(current, count, coefficients, decays, v_rest, beta, rescanned, first, o, trace)
+                for k in range(num_steps):  # trace <- g w_k
+                    for lane in range(count):
+                        b = first + lane
+                        trace[k, lane] = grad_smooth_max[b, o] * np.exp(beta * (trace[k, lane] - smooth_max[b, o])) / num_steps
+                for c in range(num_terms):  # current[c] <- R_c, filtered backwards in time
+                    decay = decays[c]
+                    running[:] = 0.0
+                    for k in range(num_steps - 1, -1, -1):
+                        for lane in range(count):
+                            running[lane] = decay * running[lane] + trace[k, lane]
+                            current[c, 0, k, lane] = running[lane]
+                for lane in range(count):
+                    b = first + lane
+                    for c in range(num_terms):
+                        coefficient, row, filtered = coefficients[c], phases[b, c], current[c, 0]
+                        for j in range(num_spikes):
+                            k = steps[b, j]
+                            if k >= 0:
+                                accumulator[o, j // per_input] += coefficient * filtered[k, lane] * row[j]
+    return partial.sum(axis=0).T.copy()
 
 
 @numba.njit(parallel=True, **JIT)

@@ -9,11 +9,12 @@ Two backends compute the same numbers: ``compiled`` (the numba kernels of
 patterns, O(B * N_in * S * C) memory for the backward) and ``torch`` (the tensor path of
 :mod:`lif.exact.scan`, any device; the one used on CUDA). ``auto`` picks by device.
 
-``python -m lif.exact`` compiles the kernels into numba's disk cache
-(:func:`compile_all`; ``make install`` runs it).
+``python -m lif.exact`` compiles the kernels into numba's disk cache (``make install`` runs it).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -37,27 +38,47 @@ def resolve_backend(backend: str, weights: Tensor) -> str:
     return backend
 
 
+class KernelConstants(NamedTuple):
+    """A kernel's numbers as the compiled kernels take them: coef_c and d_c in the weights'
+    dtype, log d_c (float64) and how often to square the phase polynomial."""
+
+    coefficients: np.ndarray
+    decays: np.ndarray
+    log_decays: np.ndarray
+    squarings: np.ndarray
+
+
+def kernel_constants(kernel: ExponentialSumKernel, dt: float, dtype: torch.dtype) -> KernelConstants:
+    from lif.exact import compiled
+
+    numpy_type = torch.empty(0, dtype=dtype).numpy().dtype
+    exact_decays = np.asarray(kernel.decays(dt), dtype=np.float64)
+    log_decays = np.log(exact_decays)
+    return KernelConstants(
+        np.asarray(kernel.coefficients, dtype=numpy_type), exact_decays.astype(numpy_type), log_decays,
+        compiled.exp_squarings(log_decays),
+    )
+
+
+def spike_time_matrix(inputs: Tensor, dtype: torch.dtype) -> np.ndarray:
+    """Spike times [B, N_in(, S)] as the compiled kernels take them: [B, N_in * S], contiguous."""
+    times = inputs if inputs.dim() == 3 else inputs.unsqueeze(-1)
+    return times.detach().reshape(times.shape[0], -1).to(dtype).contiguous().numpy()
+
+
 def _compiled_forward(inputs: Tensor, weights: Tensor, kernel: ExponentialSumKernel, dt: float, num_steps: int, v_rest: float):
     """v_max (with v_rest), max_step and what the backward pass needs, from the numba kernels."""
     from lif.exact import compiled
 
-    dtype = weights.dtype
-    numpy_type = torch.empty(0, dtype=dtype).numpy().dtype
-    coefficients = np.asarray(kernel.coefficients, dtype=numpy_type)
-    exact_decays = np.asarray(kernel.decays(dt), dtype=np.float64)
-    decays = exact_decays.astype(numpy_type)
+    constants = kernel_constants(kernel, dt, weights.dtype)
     plain_weights = weights.detach().contiguous()
     if is_raster(inputs):
         check_raster(inputs, num_steps)
-        currents = raster_currents(inputs, plain_weights, len(decays)).permute(0, 2, 3, 1)  # [B, L, C, N_out], a view
-        v_max, max_step = compiled.max_voltage_currents(currents.numpy(), coefficients, decays, float(v_rest))
+        currents = raster_currents(inputs, plain_weights, len(constants.decays)).permute(0, 2, 3, 1)  # [B, L, C, N_out], a view
+        v_max, max_step = compiled.max_voltage_currents(currents.numpy(), constants.coefficients, constants.decays, float(v_rest))
         return torch.from_numpy(v_max), torch.from_numpy(max_step), (inputs,)
-    times = inputs if inputs.dim() == 3 else inputs.unsqueeze(-1)
-    times = times.detach().reshape(times.shape[0], -1).to(dtype).contiguous()  # [B, N_in * S]
-    log_decays = np.log(exact_decays)
     v_max, max_step, steps, phases = compiled.max_voltage_spike_times(
-        times.numpy(), plain_weights.numpy(), float(dt), int(num_steps), coefficients, decays,
-        log_decays, compiled.exp_squarings(log_decays), float(v_rest),
+        spike_time_matrix(inputs, weights.dtype), plain_weights.numpy(), float(dt), int(num_steps), *constants, float(v_rest),
     )
     return torch.from_numpy(v_max), torch.from_numpy(max_step), (torch.from_numpy(steps), torch.from_numpy(phases))
 
@@ -127,24 +148,3 @@ def max_voltage(
     """
     v_max, max_step = _MaxVoltage.apply(weights, spike_times, kernel, dt, num_steps, v_rest, backend)
     return v_max, max_step.to(v_max.dtype) * dt
-
-
-def compile_all() -> None:
-    """Compile the kernels the app calls (float32; spike times and rasters) into numba's cache.
-
-    Runs them once through :func:`max_voltage` on a tiny problem, so that the machine code
-    lands on disk; ``make install`` does this, so that a first ``make train`` trains instead
-    of compiling. (float64, used by tests, compiles on first use.)
-    """
-    from lif.exact.compiled import LANES
-    from lif.kernels import DoubleExponentialKernel
-
-    kernel = DoubleExponentialKernel(tau_m=15.0, tau_s=3.75)
-    generator = torch.Generator().manual_seed(0)
-    weights = torch.randn(8, 2, generator=generator, requires_grad=True)
-    spike_times = torch.rand(LANES + 1, 8, generator=generator) * 20.0
-    raster = torch.rand(LANES + 1, 20, 8, generator=generator) < 0.1
-    for inputs in (spike_times, raster):
-        v_max, _ = max_voltage(inputs, weights, kernel, dt=1.0, num_steps=20, backend="compiled")
-        v_max.sum().backward()
-

@@ -20,12 +20,11 @@ readouts, half a spike for spike_count, "fired at all" for first_spike.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
 from lif.errors import require
+from lif.exact.smooth_max import smooth_max
 
 VOLTAGE_READOUTS = ("max", "mean", "last", "smooth_max")
 SPIKE_READOUTS = ("spike_count", "first_spike")
@@ -58,11 +57,6 @@ def read_out(readout: str, voltages: Tensor, spikes: Tensor | None, dt: float, s
     if readout == "first_spike":
         return -first_spike_time(spikes, dt)
     raise ValueError(f"unknown readout {readout!r}")
-
-
-def smooth_max(values: Tensor, beta: float, dim: int) -> Tensor:
-    """(1/beta) log((1/L) sum exp(beta values)) along ``dim`` (a log-sum-exp, stable for large beta)."""
-    return (torch.logsumexp(beta * values, dim=dim) - math.log(values.shape[dim])) / beta
 
 
 def first_spike_time(spikes: Tensor, dt: float) -> Tensor:

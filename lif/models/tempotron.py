@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import torch
 from torch import Tensor, nn
@@ -10,30 +11,47 @@ from torch import Tensor, nn
 from lif import exact
 from lif.env import num_steps
 from lif.errors import require
+from lif.exact.smooth_max import smooth_max_voltage
 from lif.kernels import ExponentialSumKernel
+
+
+READOUTS = ("max", "smooth_max")
 
 
 class TempotronOutput:
     """What a tempotron layer read out of a batch.
 
-    ``v_max`` [B, N_out] and ``t_max`` [B, N_out] (ms) always (``readout``, the score losses and
-    decisions use, is V_max); ``mean_voltage`` (the voltage
-    averaged over the window) and ``input_drive`` (sum of the weights of the afferents that
-    spiked, counted per spike) are computed when a loss asks for them, and both are
+    ``readout`` [B, N_out], the score losses and decisions use: V_max, or with
+    ``readout=smooth_max`` the smooth maximum h (the hinge then pushes h - v_th, and the
+    decision is h >= v_th). ``v_max`` and ``t_max`` [B, N_out] (ms) come with the max readout
+    and are computed on demand (without gradient) for the smooth one. ``mean_voltage`` (the
+    voltage averaged over the window) and ``input_drive`` (sum of the weights of the afferents
+    that spiked, counted per spike) are computed when a loss asks for them, and both are
     differentiable in the weights.
     """
 
-    def __init__(self, layer: "Tempotron", inputs: Tensor, v_max: Tensor, t_max: Tensor) -> None:
-        self.layer, self.inputs, self.v_max, self.t_max = layer, inputs, v_max, t_max
+    def __init__(self, layer: "Tempotron", inputs: Tensor, readout: Tensor, v_max: Tensor | None = None, t_max: Tensor | None = None) -> None:
+        self.layer, self.inputs, self.readout = layer, inputs, readout
+        if v_max is not None:
+            self.v_max, self.t_max = v_max, t_max
 
     @property
     def v_th(self) -> float:
         """The layer's firing threshold."""
         return self.layer.v_th
 
-    @property
-    def readout(self) -> Tensor:
-        return self.v_max
+    @functools.cached_property
+    def v_max(self) -> Tensor:
+        return self._maximum[0]
+
+    @functools.cached_property
+    def t_max(self) -> Tensor:
+        return self._maximum[1]
+
+    @functools.cached_property
+    def _maximum(self) -> tuple[Tensor, Tensor]:
+        with torch.no_grad():
+            return self.layer.maximum(self.inputs)
 
     def rates(self) -> dict[int, Tensor]:
         """Spikes per afferent per step of each pattern [B] of the input (layer 0): the tempotron's only spikes."""
@@ -56,6 +74,10 @@ class Tempotron(nn.Module):
     (ms); output o fires iff max_k V_o(t_k) >= v_th. No reset: the decision and the
     learning rule only look at the maximum. Weights start as N(init_mean, init_std^2).
     Inputs are spike times [B, N_in(, S)] in ms or a bool raster [B, L, N_in].
+
+    ``readout``: ``max`` (V_max, the tempotron's) or ``smooth_max``, the soft maximum
+    h = (1/beta) log((1/L) sum_k exp(beta V_o(t_k))) with ``smooth_max_beta`` = beta (1/mV)
+    (:mod:`lif.exact.smooth_max`: exact, and no trace kept on the compiled path).
     """
 
     def __init__(
@@ -69,9 +91,15 @@ class Tempotron(nn.Module):
         v_rest: float = 0.0,
         init_mean: float = 0.0,
         init_std: float = 0.01,
+        readout: str = "max",
+        smooth_max_beta: float = 10.0,
     ) -> None:
         super().__init__()
         require(num_afferents >= 1, "num_afferents", "an integer >= 1", num_afferents)
+        require(readout in READOUTS, "readout", " or ".join(READOUTS), readout)
+        require(math.isfinite(smooth_max_beta) and smooth_max_beta > 0, "smooth_max_beta", "a finite beta > 0 (1/mV)", smooth_max_beta)
+        self.readout = readout
+        self.smooth_max_beta = float(smooth_max_beta)
         require(num_outputs >= 1, "num_outputs", "an integer >= 1", num_outputs)
         require(init_std >= 0, "init_std", "a standard deviation >= 0", init_std)
         self.kernel = kernel
@@ -90,9 +118,16 @@ class Tempotron(nn.Module):
         return self.weight.shape[1]
 
     def forward(self, inputs: Tensor) -> TempotronOutput:
-        """The maximum voltage of each output and its time (ms), with further readouts on demand."""
-        v_max, t_max = exact.max_voltage(inputs, self.weight, self.kernel, self.dt, self.num_steps, self.v_rest)
-        return TempotronOutput(self, inputs, v_max, t_max)
+        """The readout of each output (V_max and its time, or the smooth maximum), further readouts on demand."""
+        if self.readout == "smooth_max":
+            smooth = smooth_max_voltage(inputs, self.weight, self.kernel, self.dt, self.num_steps, self.smooth_max_beta, self.v_rest)
+            return TempotronOutput(self, inputs, smooth)
+        v_max, t_max = self.maximum(inputs)
+        return TempotronOutput(self, inputs, v_max, v_max, t_max)
+
+    def maximum(self, inputs: Tensor) -> tuple[Tensor, Tensor]:
+        """V_max [B, N_out] and t_max [B, N_out] (ms), differentiable in the weights (the tempotron rule)."""
+        return exact.max_voltage(inputs, self.weight, self.kernel, self.dt, self.num_steps, self.v_rest)
 
     def voltage(self, inputs: Tensor) -> Tensor:
         """The full voltage trace [B, L, N_out] (for plots; training needs only the maximum)."""
@@ -105,5 +140,5 @@ class Tempotron(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"num_afferents={self.num_afferents}, num_outputs={self.num_outputs}, kernel={self.kernel}, "
-            f"dt={self.dt}, num_steps={self.num_steps}, v_th={self.v_th}, v_rest={self.v_rest}"
+            f"dt={self.dt}, num_steps={self.num_steps}, v_th={self.v_th}, v_rest={self.v_rest}, readout={self.readout}"
         )

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from lif.errors import ConfigError
-from lif.models.readouts import check_readout, decision_threshold, first_spike_time, read_out, smooth_max
+from lif.exact.smooth_max import smooth_max
+from lif.models.readouts import check_readout, decision_threshold, first_spike_time, read_out
 
 VOLTAGES = torch.tensor([[[0.1, -1.0], [0.7, -0.5], [0.4, -0.2]]])  # [B=1, L=3, O=2]
 SPIKES = torch.tensor([[[0.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]])  # [B=1, L=4, O=2]
