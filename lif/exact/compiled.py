@@ -164,11 +164,12 @@ def max_voltage_spike_times(times, weights, dt, num_steps, coefficients, decays,
     """(v_max [B, O], max_step [B, O], steps [B, N*S] (-1: dropped), phases [B, C, N*S]).
 
     ``times`` [B, N*S] in ms (the S spikes of afferent i at columns i*S ... i*S+S-1);
+    ``weights`` [1, N, O] (shared) or [B, N, O] (each pattern's own);
     ``log_decays`` = log d_c and ``squarings`` = :func:`exp_squarings` (float64, computed once).
     The gridding runs in float64; phases are stored in the weights' dtype.
     """
     batch, num_spikes = times.shape
-    num_outputs = weights.shape[1]
+    num_outputs = weights.shape[2]
     num_terms = decays.shape[0]
     dtype = weights.dtype
     v_max = np.empty((batch, num_outputs), dtype=dtype)
@@ -197,10 +198,13 @@ def _grid_group(times, first, count, dt, num_steps, log_decays, squarings, steps
 
 @numba.njit(**JIT)
 def _scatter_group(steps, phases, weights, output, first, count, current):
-    """current[c, 0, k, lane] = the currents into ``output`` of patterns first+lane (zeros elsewhere)."""
+    """current[c, 0, k, lane] = the currents into ``output`` of patterns first+lane (zeros elsewhere).
+
+    ``weights`` [1, N, O] are shared by the batch; [B, N, O] are each pattern's own."""
     current[:] = 0.0
     for lane in range(count):
-        _scatter_pattern(steps[first + lane], phases[first + lane], weights, output, current, lane)
+        b = first + lane
+        _scatter_pattern(steps[b], phases[b], weights[b % weights.shape[0]], output, current, lane)
 
 
 @numba.njit(**JIT)
@@ -244,7 +248,7 @@ def smooth_max_spike_times(times, weights, dt, num_steps, coefficients, decays, 
     over the grid, h = (1/beta) log((1/L) sum_k exp(beta V_k)), and the gridded spikes (as
     :func:`max_voltage_spike_times`)."""
     batch, num_spikes = times.shape
-    num_outputs = weights.shape[1]
+    num_outputs = weights.shape[2]
     num_terms = decays.shape[0]
     dtype = weights.dtype
     smooth_max = np.empty((batch, num_outputs), dtype=dtype)
@@ -264,8 +268,9 @@ def smooth_max_spike_times(times, weights, dt, num_steps, coefficients, decays, 
 
 @numba.njit(parallel=True, **JIT)
 def smooth_max_gradient(steps, phases, weights, smooth_max, grad_smooth_max, num_steps, coefficients, decays, v_rest, beta, num_chunks):
-    """dL/dW [N, O] of the smooth maximum: sum_b g[b, o] sum_k w_k dV_k/dW[i, o] with the softmax
-    weights w_k = exp(beta (V_k - h)) / L.
+    """dL/dW of the smooth maximum: sum_b g[b, o] sum_k w_k dV_k/dW[i, o] with the softmax
+    weights w_k = exp(beta (V_k - h)) / L; [1, N, O] (summed over b) for shared weights [1, N, O],
+    [B, N, O] for per-pattern weights [B, N, O].
 
     No trace is kept between the passes: each group of patterns is scattered and scanned again
     (V_k into a [L, LANES] scratch), the weights are filtered backwards in time,
@@ -273,15 +278,15 @@ def smooth_max_gradient(steps, phases, weights, smooth_max, grad_smooth_max, num
     (as dV_k/dW = sum_j sum_c coef_c d_c^(k - k_j) p_cj for k >= k_j).
     """
     batch, num_spikes = steps.shape
-    num_inputs, num_outputs = weights.shape
+    shared = weights.shape[0] == 1
+    num_inputs, num_outputs = weights.shape[1], weights.shape[2]
     per_input = num_spikes // num_inputs
     num_terms = decays.shape[0]
     dtype = weights.dtype
-    partial = np.zeros((num_chunks, num_outputs, num_inputs), dtype=dtype)
+    partial = np.zeros((num_chunks if shared else batch, num_outputs, num_inputs), dtype=dtype)
     num_groups = (batch + LANES - 1) // LANES
     groups_per_chunk = (num_groups + num_chunks - 1) // num_chunks
     for chunk in numba.prange(num_chunks):
-        accumulator = partial[chunk]
         current = np.empty((num_terms, 1, num_steps, LANES), dtype=dtype)
         trace = np.empty((num_steps, LANES), dtype=dtype)
         rescanned = np.empty((batch, num_outputs), dtype=dtype)
@@ -307,13 +312,16 @@ def smooth_max_gradient(steps, phases, weights, smooth_max, grad_smooth_max, num
                             current[c, 0, k, lane] = running[lane]
                 for lane in range(count):
                     b = first + lane
+                    accumulator = partial[np.int64(chunk) if shared else np.int64(b)]
                     for c in range(num_terms):
                         coefficient, row, filtered = coefficients[c], phases[b, c], current[c, 0]
                         for j in range(num_spikes):
                             k = steps[b, j]
                             if k >= 0:
                                 accumulator[o, j // per_input] += coefficient * filtered[k, lane] * row[j]
-    return partial.sum(axis=0).T.copy()
+    if shared:
+        return partial.sum(axis=0).T.copy().reshape((1, num_inputs, num_outputs))
+    return partial.transpose(0, 2, 1).copy()
 
 
 @numba.njit(parallel=True, **JIT)
@@ -366,6 +374,28 @@ def weight_gradient(steps, phases, max_step, grad_v_max, table, per_input, num_c
                         if k >= 0 and k <= k_max:
                             accumulator[o, j // per_input if per_input > 1 else j] += gradient * kernel_term[k_max - k] * row[j]
     return partial.sum(axis=0).T.copy()
+
+
+@numba.njit(parallel=True, **JIT)
+def psp_at_step(steps, phases, query_step, table, per_input):
+    """P[b, i, o] = sum_j K(t_query[b, o] - t_i^j) = sum_j sum_c table[c, k_q - k_bj] p_bcj over the
+    spikes j of afferent i with 0 <= k_bj <= k_q: each pattern's PSPs at its query steps [B, O]
+    (the gradient of V(t_max) in per-pattern weights), [B, N, O]."""
+    batch, num_spikes = steps.shape
+    num_outputs = query_step.shape[1]
+    num_terms = table.shape[0]
+    psp = np.zeros((batch, num_outputs, num_spikes // per_input), dtype=phases.dtype)
+    for b in numba.prange(batch):
+        for o in range(num_outputs):
+            k_query = query_step[b, o]
+            row_out = psp[b, o]
+            for c in range(num_terms):
+                kernel_term, row = table[c], phases[b, c]
+                for j in range(num_spikes):
+                    k = steps[b, j]
+                    if k >= 0 and k <= k_query:
+                        row_out[j // per_input] += kernel_term[k_query - k] * row[j]
+    return psp.transpose(0, 2, 1).copy()
 
 
 def num_threads() -> int:

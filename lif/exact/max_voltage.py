@@ -60,6 +60,11 @@ def kernel_constants(kernel: ExponentialSumKernel, dt: float, dtype: torch.dtype
     )
 
 
+def batched(weights: Tensor) -> Tensor:
+    """Weights as the compiled kernels take them: [1, N, O] when shared by the batch, [B, N, O] as they are."""
+    return weights if weights.dim() == 3 else weights.unsqueeze(0)
+
+
 def spike_time_matrix(inputs: Tensor, dtype: torch.dtype) -> np.ndarray:
     """Spike times [B, N_in(, S)] as the compiled kernels take them: [B, N_in * S], contiguous."""
     times = inputs if inputs.dim() == 3 else inputs.unsqueeze(-1)
@@ -72,13 +77,13 @@ def _compiled_forward(inputs: Tensor, weights: Tensor, kernel: ExponentialSumKer
 
     constants = kernel_constants(kernel, dt, weights.dtype)
     plain_weights = weights.detach().contiguous()
-    if is_raster(inputs):
+    if is_raster(inputs) and weights.dim() == 2:
         check_raster(inputs, num_steps)
         currents = raster_currents(inputs, plain_weights, len(constants.decays)).permute(0, 2, 3, 1)  # [B, L, C, N_out], a view
         v_max, max_step = compiled.max_voltage_currents(currents.numpy(), constants.coefficients, constants.decays, float(v_rest))
         return torch.from_numpy(v_max), torch.from_numpy(max_step), (inputs,)
     v_max, max_step, steps, phases = compiled.max_voltage_spike_times(
-        spike_time_matrix(inputs, weights.dtype), plain_weights.numpy(), float(dt), int(num_steps), *constants, float(v_rest),
+        spike_time_matrix(inputs, weights.dtype), batched(plain_weights).numpy(), float(dt), int(num_steps), *constants, float(v_rest),
     )
     return torch.from_numpy(v_max), torch.from_numpy(max_step), (torch.from_numpy(steps), torch.from_numpy(phases))
 
@@ -90,7 +95,8 @@ class _MaxVoltage(torch.autograd.Function):
     def forward(ctx, weights, inputs, kernel, dt, num_steps, v_rest, backend):
         ctx.raster = is_raster(inputs)
         ctx.backend = resolve_backend(backend, weights)
-        if ctx.backend == "compiled":
+        ctx.per_pattern = weights.dim() == 3
+        if ctx.backend == "compiled" and not (ctx.raster and ctx.per_pattern):
             v_max, max_step, saved = _compiled_forward(inputs, weights, kernel, dt, num_steps, v_rest)
         else:
             spikes, trace = gridded_trace(inputs, weights, kernel, dt, num_steps)
@@ -98,7 +104,7 @@ class _MaxVoltage(torch.autograd.Function):
             v_max = v_max + v_rest
             saved = (spikes,) if ctx.raster else (spikes.step, spikes.phase)
         ctx.save_for_backward(*saved, max_step)
-        ctx.kernel, ctx.dt, ctx.num_steps, ctx.num_inputs = kernel, dt, num_steps, weights.shape[0]
+        ctx.kernel, ctx.dt, ctx.num_steps, ctx.num_inputs = kernel, dt, num_steps, weights.shape[-2]
         ctx.mark_non_differentiable(max_step)
         return v_max, max_step
 
@@ -112,19 +118,25 @@ class _MaxVoltage(torch.autograd.Function):
             (raster,) = inputs
             lag = max_step.unsqueeze(-1) - torch.arange(ctx.num_steps, device=max_step.device)  # [B, N_out, L]
             window = table.sum(dim=0)[lag.clamp(min=0)] * (lag >= 0) * grad_v_max.unsqueeze(-1)
-            grad_weights = torch.einsum("bki,bok->io", raster.to(grad_v_max.dtype), window)
+            summed = "bki,bok->bio" if ctx.per_pattern else "bki,bok->io"
+            grad_weights = torch.einsum(summed, raster.to(grad_v_max.dtype), window)
         elif ctx.backend == "compiled":
             from lif.exact import compiled
 
             steps, phases = inputs
-            gradient = compiled.weight_gradient(
-                steps.numpy(), phases.numpy(), max_step.numpy(), grad_v_max.detach().contiguous().numpy(),
-                table.numpy(), steps.shape[1] // ctx.num_inputs, compiled.num_threads(),
-            )
-            grad_weights = torch.from_numpy(gradient)
+            per_input = steps.shape[1] // ctx.num_inputs
+            if ctx.per_pattern:  # each pattern's PSPs at its t_max, times its upstream gradient
+                psp = compiled.psp_at_step(steps.numpy(), phases.numpy(), max_step.numpy(), table.numpy(), per_input)
+                grad_weights = torch.from_numpy(psp) * grad_v_max.unsqueeze(1)
+            else:
+                gradient = compiled.weight_gradient(
+                    steps.numpy(), phases.numpy(), max_step.numpy(), grad_v_max.detach().contiguous().numpy(),
+                    table.numpy(), per_input, compiled.num_threads(),
+                )
+                grad_weights = torch.from_numpy(gradient)
         else:
             psp = kernel_at(GriddedSpikes(*inputs), max_step, ctx.kernel, ctx.dt, ctx.num_steps)  # [B, N_in, N_out]
-            grad_weights = torch.einsum("bio,bo->io", psp, grad_v_max)
+            grad_weights = psp * grad_v_max.unsqueeze(1) if ctx.per_pattern else torch.einsum("bio,bo->io", psp, grad_v_max)
         return grad_weights, None, None, None, None, None, None
 
 
@@ -145,6 +157,8 @@ def max_voltage(
 
     The gradient of V_max with respect to ``weights`` is the tempotron rule
     dV_max/dW[i, o] = sum_j K(t_max - t_i^j); the trace is not kept for the backward pass.
+    ``weights`` [N_in, N_out] are shared by the batch; [B, N_in, N_out] are each pattern's own
+    (a gated tempotron's effective weights), and their gradient is per pattern too.
     """
     v_max, max_step = _MaxVoltage.apply(weights, spike_times, kernel, dt, num_steps, v_rest, backend)
     return v_max, max_step.to(v_max.dtype) * dt

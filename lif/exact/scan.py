@@ -41,30 +41,36 @@ CHUNK = 32  # time steps per block of the blocked scan
 
 
 def raster_currents(raster: Tensor, weights: Tensor, num_terms: int) -> Tensor:
-    """Project a raster [B, L, N_in] by one matrix product: I[b, o, k, c] = sum_i raster[b, k, i] W[i, o]."""
+    """Project a raster [B, L, N_in] by one matrix product: I[b, o, k, c] = sum_i raster[b, k, i] W[i, o]
+    (``weights`` [N_in, N_out], or [B, N_in, N_out]: each pattern's own)."""
     batch, num_steps, num_inputs = raster.shape
-    projected = raster.to(weights.dtype).reshape(batch * num_steps, num_inputs) @ weights
-    return projected.view(batch, num_steps, -1).transpose(1, 2).unsqueeze(-1).expand(-1, -1, -1, num_terms)
+    if weights.dim() == 3:
+        projected = raster.to(weights.dtype) @ weights
+    else:
+        projected = (raster.to(weights.dtype).reshape(batch * num_steps, num_inputs) @ weights).view(batch, num_steps, -1)
+    return projected.transpose(1, 2).unsqueeze(-1).expand(-1, -1, -1, num_terms)
 
 
 def input_currents(spikes: GriddedSpikes, weights: Tensor, num_steps: int) -> Tensor:
     """Project weights onto the grid: I[b, o, k, c] = sum_{spikes entering at k} W[i, o] * phase_c.
 
-    ``weights`` is [N_in, N_out]; the result [B, N_out, L, C] is differentiable in ``weights``.
+    ``weights`` is [N_in, N_out] (or [B, N_in, N_out]: each pattern's own); the result
+    [B, N_out, L, C] is differentiable in ``weights``.
     Two exact ways, whichever builds the smaller intermediate: a scatter-add of the weights
     of each spike, [B, N_out, N_in * S, C], or a raster of the phases [B, L, N_in, C] and one
     matrix product with the weights (many outputs, few steps: a network's first layer).
     """
     num_terms, batch, num_inputs, spikes_per_input = spikes.phase.shape
-    if num_steps <= weights.shape[1] * spikes_per_input:
+    num_outputs = weights.shape[-1]
+    if num_steps <= num_outputs * spikes_per_input:
         raster = phase_raster(spikes, num_steps).transpose(2, 3)  # [B, L, C, N_in]
-        return (raster @ weights).permute(0, 3, 1, 2)
-    num_outputs = weights.shape[1]
+        return (raster @ (weights.unsqueeze(1) if weights.dim() == 3 else weights)).permute(0, 3, 1, 2)
     terms = torch.arange(num_terms, device=weights.device)
     # Flat position of (step, term) inside one output's [L, C] block.
     position = (spikes.step.long().unsqueeze(-1) * num_terms + terms).reshape(batch, 1, -1)
     phase = spikes.phase.permute(1, 2, 3, 0)  # [B, N_in, S, C]
-    source = weights.t()[None, :, :, None, None] * phase.unsqueeze(1)  # [B, N_out, N_in, S, C]
+    outgoing = weights.transpose(-1, -2) if weights.dim() == 3 else weights.t()[None]  # [B or 1, N_out, N_in]
+    source = outgoing[:, :, :, None, None] * phase.unsqueeze(1)  # [B, N_out, N_in, S, C]
     currents = weights.new_zeros(batch, num_outputs, num_steps * num_terms)
     currents = currents.scatter_add(2, position.expand(batch, num_outputs, -1), source.reshape(batch, num_outputs, -1))
     return currents.view(batch, num_outputs, num_steps, num_terms)

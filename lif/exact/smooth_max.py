@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from lif.exact.grid import is_raster
-from lif.exact.max_voltage import kernel_constants, resolve_backend, spike_time_matrix
+from lif.exact.max_voltage import batched, kernel_constants, resolve_backend, spike_time_matrix
 from lif.exact.scan import gridded_trace
 from lif.kernels import ExponentialSumKernel
 
@@ -44,7 +44,7 @@ class _SmoothMaxVoltage(torch.autograd.Function):
         constants = kernel_constants(kernel, dt, weights.dtype)
         plain_weights = weights.detach().contiguous()
         smooth, steps, phases = compiled.smooth_max_spike_times(
-            spike_time_matrix(spike_times, weights.dtype), plain_weights.numpy(), float(dt), int(num_steps),
+            spike_time_matrix(spike_times, weights.dtype), batched(plain_weights).numpy(), float(dt), int(num_steps),
             *constants, float(v_rest), float(beta),
         )
         smooth = torch.from_numpy(smooth)
@@ -58,11 +58,12 @@ class _SmoothMaxVoltage(torch.autograd.Function):
 
         weights, steps, phases, smooth = ctx.saved_tensors
         gradient = compiled.smooth_max_gradient(
-            steps.numpy(), phases.numpy(), weights.numpy(), smooth.numpy(), grad_smooth.detach().contiguous().numpy(),
+            steps.numpy(), phases.numpy(), batched(weights).numpy(), smooth.numpy(), grad_smooth.detach().contiguous().numpy(),
             int(ctx.num_steps), ctx.constants.coefficients, ctx.constants.decays, float(ctx.v_rest), float(ctx.beta),
             compiled.num_threads(),
         )
-        return torch.from_numpy(gradient), None, None, None, None, None, None
+        gradient = torch.from_numpy(gradient)
+        return gradient if weights.dim() == 3 else gradient[0], None, None, None, None, None, None
 
 
 def smooth_max_voltage(
@@ -77,7 +78,8 @@ def smooth_max_voltage(
 ) -> Tensor:
     """The smooth maximum h [B, N_out] (mV) of each output's voltage over the grid (module docstring).
 
-    ``spike_times`` [B, N_in(, S)] in ms, or a bool raster [B, L, N_in] (always the torch path).
+    ``spike_times`` [B, N_in(, S)] in ms, or a bool raster [B, L, N_in] (always the torch path);
+    ``weights`` [N_in, N_out], or [B, N_in, N_out]: each pattern's own.
     """
     if not beta > 0:
         raise ValueError(f"beta must be > 0 (1/mV), got {beta}")

@@ -115,3 +115,22 @@ def test_nan_weights_give_nan_maxima_as_torch_max_does(backend):
     weights[4, 1] = float("nan")
     v_max, _ = exact.max_voltage(times, weights, DoubleExponentialKernel(), 1.0, 60, backend=backend)
     assert torch.isfinite(v_max[:, 0]).all() and torch.isnan(v_max[:, 1]).all()
+
+
+@BACKENDS
+@pytest.mark.parametrize("raster", [False, True])
+def test_per_pattern_weights_equal_each_pattern_with_its_own_weights(backend, raster):
+    generator = torch.Generator().manual_seed(11)
+    kernel = DoubleExponentialKernel()
+    times = torch.rand(19, 12, 2, generator=generator, dtype=torch.float64) * 110 - 5
+    inputs = (torch.rand(19, 100, 12, generator=generator) < 0.05) if raster else times
+    weights = (torch.randn(19, 12, 3, generator=generator, dtype=torch.float64) * 0.4).requires_grad_()
+    upstream = torch.randn(19, 3, generator=generator, dtype=torch.float64)
+    v_max, t_max = exact.max_voltage(inputs, weights, kernel, 1.0, 100, v_rest=0.1, backend=backend)
+    (gradient,) = torch.autograd.grad(v_max, weights, upstream)
+    for b in range(19):  # one pattern at a time, through the dense reference and autograd
+        own = weights[b].detach().clone().requires_grad_()
+        reference = dense_reference(inputs[b : b + 1], own, kernel, 1.0, 100, v_rest=0.1).max(dim=1).values
+        (reference_gradient,) = torch.autograd.grad(reference, own, upstream[b : b + 1])
+        torch.testing.assert_close(v_max[b], reference[0].detach())
+        torch.testing.assert_close(gradient[b], reference_gradient)

@@ -82,3 +82,20 @@ def test_a_zero_upstream_gradient_gives_zero_and_beta_must_be_positive():
     assert torch.equal(gradient, torch.zeros_like(weights))
     with pytest.raises(ValueError, match="beta"):
         smooth_max_voltage(times, weights, kernel, 1.0, 100, 0.0)
+
+
+@BACKENDS
+def test_per_pattern_weights_equal_each_pattern_with_its_own_weights(backend):
+    generator = torch.Generator().manual_seed(12)
+    kernel = DoubleExponentialKernel()
+    times = spike_times(generator, batch=21, afferents=9)
+    weights = (torch.randn(21, 9, 2, generator=generator, dtype=torch.float64) * 0.5).requires_grad_()
+    upstream = torch.randn(21, 2, generator=generator, dtype=torch.float64)
+    smooth = smooth_max_voltage(times, weights, kernel, 1.0, 150, 2.0, backend=backend)
+    (gradient,) = torch.autograd.grad(smooth, weights, upstream)
+    for b in range(21):
+        own = weights[b].detach().clone().requires_grad_()
+        reference = written_out(dense_reference(times[b : b + 1], own, kernel, 1.0, 150), 2.0)
+        (reference_gradient,) = torch.autograd.grad(reference, own, upstream[b : b + 1])
+        torch.testing.assert_close(smooth[b], reference[0].detach())
+        torch.testing.assert_close(gradient[b], reference_gradient)
