@@ -85,7 +85,7 @@ class GatedTempotron(nn.Module):
     1/sqrt(N) (``init=constant``).
     """
 
-    uses_features = True  # the data module hands it the raw sample next to the spikes
+    inputs = "spikes_and_features"  # the data module hands it the raw sample next to the spikes
 
     def __init__(
         self,
