@@ -1,10 +1,13 @@
 """Hydra entry point: `python train.py [overrides]`, `python train.py -m [sweeps]`.
 
-Returns the value of `optimized_metric` so that sweepers (Optuna) can optimise it.
+Returns the value of `optimized_metric` so that sweepers (Optuna) can optimise it. A bad
+input ends the job with one line naming its field (`lif: config error: ...`, exit status 1),
+Ctrl-C or SIGTERM with one line saying so (exit status 130 or 143).
 """
 
 import gc
 import logging
+import sys
 
 import hydra
 from omegaconf import DictConfig
@@ -19,7 +22,7 @@ quiet_optuna_warnings()
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
     from lif.app import train  # after Hydra parsed the command line: `--help` stays fast
-    from lif.job import in_multirun
+    from lif.job import in_multirun, interrupting_signal
 
     # The libraries just imported (torch, Lightning, W&B) hold millions of objects for the
     # life of the process: freezing them keeps every later garbage collection, and the
@@ -36,6 +39,13 @@ def main(cfg: DictConfig) -> float | None:
             logging.getLogger("lif").error("config error: %s", error)
             raise
         raise SystemExit(f"lif: config error: {error}") from None
+    except BaseException as error:
+        interrupt = interrupting_signal(error)
+        if interrupt is None:
+            raise
+        # The trial is recorded as interrupted; the shell's convention: exit status 128 + the signal.
+        print(f"lif: interrupted by {interrupt.name}", file=sys.stderr)
+        raise SystemExit(128 + int(interrupt)) from None
     return metrics.get(cfg.optimized_metric)
 
 

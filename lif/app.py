@@ -30,10 +30,12 @@ from rich.table import Table
 
 from lif import resolvers
 from lif.callbacks import SeedEachStep
-from lif.errors import ConfigError
+from lif.checks import check_config, check_monitored_metrics
+from lif.errors import ConfigError, one_line
 from lif.job import experiment_name, job_context, job_number, job_overrides, optuna_study
 from lif.module import Classifier
 from lif.tracking import TrialRecorder
+from lif.tracking.database import url_errors
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +55,7 @@ def reported_as(group: str) -> Iterator[None]:
             cause = cause.__cause__
         if isinstance(cause, ConfigError):
             raise cause.within(group) from None
-        message = " ".join(str(cause).split())  # one line
-        raise ConfigError(group, "valid settings", f"{type(cause).__name__}: {message}") from None
+        raise ConfigError(group, "valid settings", one_line(cause)) from None
 
 
 def build(cfg: DictConfig, group: str, **kwargs: Any) -> Any:
@@ -63,10 +64,51 @@ def build(cfg: DictConfig, group: str, **kwargs: Any) -> Any:
         return hydra.utils.instantiate(cfg[group], **kwargs)
 
 
-def build_each(node: DictConfig | None) -> list[Any]:
-    """Instantiate every entry of a mapping of configs (callbacks, loggers) that has a _target_
-    (an entry set to null is switched off)."""
-    return [hydra.utils.instantiate(entry) for entry in (node or {}).values() if entry and "_target_" in entry]
+def switched_on(node: DictConfig | None) -> dict[str, DictConfig]:
+    """The entries of a mapping of configs (callbacks, loggers) that have a _target_ (an entry
+    set to null is switched off)."""
+    return {name: entry for name, entry in (node or {}).items() if entry and "_target_" in entry}
+
+
+def build_each(cfg: DictConfig, group: str) -> list[Any]:
+    """Instantiate every switched-on entry of group ``group`` (callbacks, loggers); errors become
+    a ConfigError naming the entry's field (``callbacks.early_stopping.mode``)."""
+    built = []
+    for name, entry in switched_on(cfg.get(group)).items():
+        with reported_as(f"{group}.{name}"):
+            built.append(hydra.utils.instantiate(entry))
+    return built
+
+
+def start_loggers(cfg: DictConfig, loggers: list[Any], hyperparameters: dict[str, Any]) -> None:
+    """Give every configured logger the job's config, which starts it (the W&B run, the CSV
+    logger's folder); one that cannot start is a ConfigError naming it (``logger.wandb``) or its
+    folder (``logger.csv.save_dir``)."""
+    # the configured loggers come first (the tracking database's own, last, needs no start)
+    for (name, entry), logger in zip(switched_on(cfg.get("logger")).items(), loggers):
+        try:
+            start_logger(logger, hyperparameters)
+        except OSError as error:
+            field = f"logger.{name}.save_dir" if "save_dir" in entry else f"logger.{name}"
+            where = entry.save_dir if "save_dir" in entry else name
+            raise ConfigError(field, "a folder this job can write to", f"{where} ({one_line(error)})") from None
+        except Exception as error:
+            expected = "a logger that starts (check its settings and environment variables, e.g. WANDB_MODE)"
+            raise ConfigError(f"logger.{name}", expected, one_line(error)) from None
+
+
+def start_logger(logger: Any, hyperparameters: dict[str, Any], patience: float = 60.0) -> None:
+    """``logger.log_hyperparams``; a W&B run that a killed job's W&B process still holds ("run ID
+    ... is in use": it lets go seconds after it notices its job is gone) is asked for again, once
+    a second, for up to ``patience`` seconds (a resumed job takes over its own run)."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return logger.log_hyperparams(hyperparameters)
+        except Exception as error:
+            if "is in use" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
 
 
 def quiet_lightning() -> None:
@@ -105,7 +147,7 @@ def build_recorder(cfg: DictConfig) -> TrialRecorder | None:
         return None
     resume_from = checkpoint_to_resume(cfg)
     make_recorder = build(cfg, "tracking", _partial_=True)  # job facts passed as plain Python
-    with reported_as("tracking"):
+    with reported_as("tracking"), url_errors(cfg.tracking.url):
         return make_recorder(
             job_config=OmegaConf.to_container(cfg, resolve=True),
             overrides=job_overrides(),
@@ -139,12 +181,16 @@ def _build_parts(cfg: DictConfig, recorder: TrialRecorder | None) -> Parts:
     resume_from = checkpoint_to_resume(cfg)
     if resume_from is not None and not resume_from.is_file():
         raise ConfigError("ckpt_path", "a checkpoint file to resume from (last: <run folder>/checkpoints/last.ckpt)", str(resume_from))
+    check_config(cfg)  # values no single constructor checks: missing, not finite, not numbers, out of range
     build(cfg, "env")  # checks T, dt, v_th and device before anything else is built
     build(cfg, "kernel")
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     log.info("building %s: data=%s model=%s kernel=%s", cfg.task_name, cfg.data._target_, cfg.model._target_, cfg.kernel._target_)
     data_started = time.perf_counter()
-    datamodule = build(cfg, "data")
+    with reported_as("model"):
+        reads = getattr(hydra.utils.get_class(cfg.model._target_), "inputs", "spikes")  # spikes, features or both
+    # the encoder is built on its own: its errors name encoder.*
+    datamodule = build(cfg, "data", encoder=build(cfg, "encoder"), with_features=reads != "spikes")
     datamodule.setup("fit")  # generate and encode now: bad data fails before any output is written
     data_seconds = time.perf_counter() - data_started
     if "neuron" in cfg.model:  # a network's parts, checked here so that errors name their own group
@@ -152,7 +198,10 @@ def _build_parts(cfg: DictConfig, recorder: TrialRecorder | None) -> Parts:
         make_neuron = build(cfg, "neuron")
         with reported_as("neuron"):
             make_neuron()  # the group is a factory (one neuron model per layer): build one to check its values
-    net = build(cfg, "model", num_afferents=datamodule.num_afferents)  # the encoded input's width
+    sizes = {} if reads == "features" else {"num_afferents": datamodule.num_afferents}  # the encoded input's width
+    if reads != "spikes":
+        sizes["num_features"] = datamodule.num_raw_features  # the raw sample's
+    net = build(cfg, "model", **sizes)
     loss = build(cfg, "loss")
     with reported_as("model"):
         loss.check(net.num_outputs)
@@ -173,16 +222,15 @@ def _build_parts(cfg: DictConfig, recorder: TrialRecorder | None) -> Parts:
         with reported_as("scheduler"):
             module.make_scheduler(optimizer=optimizer)
 
-    with reported_as("callbacks"):
-        callbacks = build_each(cfg.get("callbacks"))
+    callbacks = build_each(cfg, "callbacks")
+    check_monitored_metrics(cfg, datamodule, callbacks)
     if not cfg.trainer.get("enable_progress_bar", True):  # "no progress bar" also means not the rich one
         callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
     callbacks.append(SeedEachStep(cfg.seed))
     if recorder is not None and recorder.resumed_wandb_run_id and cfg.get("logger") and cfg.logger.get("wandb"):
         with open_dict(cfg):  # the resumed job logs on into its W&B run
             cfg.logger.wandb.id, cfg.logger.wandb.resume = recorder.resumed_wandb_run_id, "allow"
-    with reported_as("logger"):
-        loggers = build_each(cfg.get("logger"))
+    loggers = build_each(cfg, "logger")
     if recorder is not None:
         callbacks.append(recorder)
         loggers.append(recorder.metrics_logger)
@@ -216,12 +264,10 @@ def _train(cfg: DictConfig, timings: dict[str, float]) -> dict[str, float]:
     parts = build_parts(cfg)
     datamodule, module, trainer, recorder = parts.datamodule, parts.module, parts.trainer, parts.recorder
     build_seconds = time.perf_counter() - started
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    for logger in trainer.loggers:
-        logger.log_hyperparams(resolved)  # the W&B run config (this starts the W&B run), hparams.yaml
-    loggers_seconds = time.perf_counter() - started - build_seconds
-
     try:
+        # the W&B run config (this starts the W&B run), hparams.yaml
+        start_loggers(cfg, trainer.loggers, OmegaConf.to_container(cfg, resolve=True))
+        loggers_seconds = time.perf_counter() - started - build_seconds
         fit_started = time.perf_counter()
         resume_from = checkpoint_to_resume(cfg)
         if resume_from is not None:

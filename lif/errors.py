@@ -29,6 +29,11 @@ class ConfigError(ValueError):
         return ConfigError(f"{group}.{self.field}", self.expected, self.got)
 
 
+def one_line(error: BaseException) -> str:
+    """An error as one line: its type and its message with every run of whitespace made one space."""
+    return f"{type(error).__name__}: {' '.join(str(error).split())}"
+
+
 def require(condition: bool, field: str, expected: str, got: Any) -> None:
     """Raise :class:`ConfigError` unless ``condition`` holds."""
     if not condition:

@@ -2,8 +2,9 @@
 
 The wrapper (:func:`job_context`) makes W&B offline unless the user chose otherwise,
 turns SIGTERM into an exception (so the trial is recorded as interrupted instead of
-vanishing), and always finishes the W&B run, so that the next job of a single-process
-multirun starts a run of its own.
+vanishing; :func:`interrupting_signal` recognises it and Ctrl-C however they surface),
+and always finishes the W&B run, so that the next job of a single-process multirun
+starts a run of its own.
 """
 
 from __future__ import annotations
@@ -82,6 +83,22 @@ def finish_wandb(failed: bool) -> float:
     seconds = time.perf_counter() - started
     log.info("W&B run finished in %.2f s", seconds)
     return seconds
+
+
+def interrupting_signal(error: BaseException) -> signal.Signals | None:
+    """The signal that interrupted the job, when ``error`` is (or was raised from or while
+    handling) Ctrl-C's KeyboardInterrupt or SIGTERM's exception: they may surface wrapped, for
+    example in a SystemError when the signal arrived inside numba's compiled code, or as the
+    ``sys.exit(1)`` Lightning makes of a KeyboardInterrupt. None for any other error."""
+    seen: list[BaseException] = []
+    while error is not None and error not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return signal.SIGINT
+        if isinstance(error, SIGTERMException):
+            return signal.SIGTERM
+        seen.append(error)
+        error = error.__cause__ or error.__context__
+    return None
 
 
 @contextmanager

@@ -22,7 +22,8 @@ output with the highest readout (a tie for the highest is an error).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 
 import lightning as L
 import torch
@@ -31,6 +32,30 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassStatScores
 
 from lif.data import SPLITS
+
+# What :class:`Classifier` logs for each evaluated split (``<split>/acc``), besides one
+# ``acc_label_<label>`` per label and one ``rate_layer_<i>`` per layer; and once per training epoch.
+SPLIT_METRICS = ("acc", "loss", "readout_mean", "readout_std")
+ONLINE_METRICS = ("train/online_acc", "train/online_loss")
+
+
+def logs_metric(name: str, splits: Sequence[str], label_names: Sequence[str]) -> bool:
+    """Whether :class:`Classifier` logs metric ``name`` when it evaluates ``splits`` of data whose
+    labels are named ``label_names``."""
+    split, _, metric = name.partition("/")
+    if name in ONLINE_METRICS or split not in splits:
+        return name in ONLINE_METRICS
+    return (
+        metric in SPLIT_METRICS
+        or metric in {f"acc_label_{label}" for label in label_names}
+        or re.fullmatch(r"rate_layer_\d+", metric) is not None
+    )
+
+
+def describe_metrics(splits: Sequence[str]) -> str:
+    """The metrics :class:`Classifier` logs for ``splits``, in words (for error messages)."""
+    per_split = ", ".join([*SPLIT_METRICS, "acc_label_<label>", "rate_layer_<i>"])
+    return f"<split>/{{{per_split}}} for splits {', '.join(splits)}; {', '.join(ONLINE_METRICS)}"
 
 
 class Classifier(L.LightningModule):
@@ -74,9 +99,19 @@ class Classifier(L.LightningModule):
         tied = (readout == readout.max(dim=1, keepdim=True).values).sum(dim=1) > 1
         return torch.where(tied, (labels + 1) % readout.shape[1], readout.argmax(dim=1))
 
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        inputs, labels = batch
-        output = self.net(inputs)
+    def run(self, batch: tuple[Tensor, ...]):
+        """The model's output for a batch (spikes, labels[, raw sample]): the spikes, the raw
+        sample or both, as the model declares (``inputs``)."""
+        reads = getattr(self.net, "inputs", "spikes")
+        if reads == "features":
+            return self.net(batch[2])
+        if reads == "spikes_and_features":
+            return self.net(batch[0], batch[2])
+        return self.net(batch[0])
+
+    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
+        labels = batch[1]
+        output = self.run(batch)
         losses = self.loss(output, labels)
         # Updated every step, logged once per epoch: Lightning's self.log costs about a millisecond
         # a call, several times the tempotron's own step at small batch sizes.
@@ -93,9 +128,9 @@ class Classifier(L.LightningModule):
         self.online_loss.reset()
         self.online_acc.reset()
 
-    def _evaluate(self, split: str, batch: tuple[Tensor, Tensor]) -> None:
-        inputs, labels = batch
-        output = self.net(inputs)
+    def _evaluate(self, split: str, batch: tuple[Tensor, ...]) -> None:
+        labels = batch[1]
+        output = self.run(batch)
         self.split_losses[f"{split}_split"].update(self.loss(output, labels))
         self.split_scores[f"{split}_split"].update(self.predict(output, labels), labels)
         activity = self.split_activity.setdefault(split, {"rates": {}, "patterns": 0, "sum": 0.0, "squares": 0.0, "count": 0})

@@ -293,11 +293,13 @@ class PlotCallback(Callback):
 
     def _figures(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Figure]:
         net, datamodule = pl_module.net, trainer.datamodule
-        inputs, labels = datamodule.splits["train"].tensors
-        inputs = inputs.to(net.weight.device)
+        inputs, labels = datamodule.splits["train"].tensors[:2]
+        inputs = inputs.to(next(net.parameters()).device)
         names = list(getattr(pl_module, "label_names", [str(i) for i in range(int(labels.max()) + 1)]))
         metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
-        if isinstance(net, Network):
+        if getattr(net, "inputs", "spikes") != "spikes":  # models of the raw sample: no traces of their own yet
+            figures = {}
+        elif isinstance(net, Network):
             figures = {
                 "layer_rasters": layer_rasters(net, inputs, labels, names),
                 "membrane_traces": membrane_traces(net, inputs, labels, names),

@@ -170,3 +170,33 @@ def require(available: bool, message: str, variable: str) -> None:
     if os.environ.get(variable):
         pytest.fail(message)
     pytest.skip(message)
+
+
+def write_idx(path: Path, array) -> None:
+    """``array`` as an IDX file of unsigned bytes, written out by hand: the magic number 0x00 0x00 0x08 <ndim>,
+    each size as a big-endian uint32, then the bytes; gzip-compressed when ``path`` ends in .gz."""
+    import gzip
+
+    import numpy
+
+    header = struct.pack(f">4B{array.ndim}I", 0, 0, 0x08, array.ndim, *array.shape)
+    data = header + numpy.asarray(array, numpy.uint8).tobytes()
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+
+
+def write_mnist(folder: Path, per_digit: tuple[int, int] = (4, 2), suffix: str = "", seed: int = 0) -> dict:
+    """MNIST's four IDX files in ``folder`` (``suffix`` ".gz": compressed), with random 28x28 images and
+    ``per_digit`` = (training, test) images of every digit 0..9; returns the arrays written,
+    {"train": (images, labels), "test": (images, labels)}."""
+    import numpy
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = numpy.random.default_rng(seed)
+    written = {}
+    for part, prefix, count in (("train", "train", per_digit[0]), ("test", "t10k", per_digit[1])):
+        labels = rng.permutation(numpy.repeat(numpy.arange(10, dtype=numpy.uint8), count))
+        images = rng.integers(0, 256, (len(labels), 28, 28), dtype=numpy.uint8)
+        write_idx(folder / f"{prefix}-images-idx3-ubyte{suffix}", images)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte{suffix}", labels)
+        written[part] = images, labels
+    return written

@@ -9,7 +9,7 @@ import pytest
 import torch
 from sqlmodel import Session, select
 
-from support import CONFIG_DIR
+from support import CONFIG_DIR, write_mnist
 from lif.app import build_parts, train
 from lif.errors import ConfigError
 from lif.tracking import Trial, connect
@@ -33,6 +33,9 @@ def small_data(override, tmp_path):
     if override == "data=arrays":
         numpy.savez(tmp_path / "data.npz", features=numpy.random.rand(30, 5), labels=numpy.arange(30) % 3)
         return [f"data.path={tmp_path / 'data.npz'}", "model.num_outputs=3"]
+    if override == "data=mnist":  # a few random 28x28 images of each digit in MNIST's IDX files
+        write_mnist(tmp_path / "mnist", per_digit=(10, 1))  # val_fraction 0.1: one validation image per digit
+        return [f"data.root={tmp_path / 'mnist'}", "model.num_outputs=10"]
     if override == "data=digits":
         return ["model.num_outputs=10"]  # alone it is an error: one output per class
     if override in ("experiment=digits", "hparams_search=digits_optuna", "experiment=digits_network"):
@@ -53,13 +56,17 @@ def small_data(override, tmp_path):
 @pytest.mark.parametrize("override", list(options()))
 def test_every_option_of_every_group_composes_and_instantiates(make_config, override, tmp_path):
     parts = build_parts(make_config(override, *small_data(override, tmp_path)))
-    inputs, labels = parts.datamodule.splits["train"].tensors
-    assert parts.module.net.num_afferents == parts.datamodule.num_afferents == inputs.shape[-1]
-    assert parts.module.net.num_outputs in (1, parts.datamodule.num_classes)
+    inputs, labels, *raw = parts.datamodule.splits["train"].tensors
+    net = parts.module.net
+    reads = getattr(net, "inputs", "spikes")
+    if reads != "features":
+        assert net.num_afferents == parts.datamodule.num_afferents == inputs.shape[-1]
+    assert (len(raw) == 1 and raw[0].shape == (len(labels), parts.datamodule.num_raw_features)) == (reads != "spikes")
+    assert net.num_outputs in (1, parts.datamodule.num_classes)
     # and the parts work together: one training step gives a finite loss and finite gradients
     loss = parts.module.training_step(next(iter(parts.datamodule.train_dataloader())), 0)
     loss.backward()
-    assert torch.isfinite(loss) and torch.isfinite(parts.module.net.weight.grad).all()
+    assert torch.isfinite(loss) and all(torch.isfinite(parameter.grad).all() for parameter in net.parameters())
 
 
 def test_groups_cover_the_design():
@@ -109,8 +116,9 @@ def test_splits_metrics_checkpoints_and_csv(make_config, tmp_path):
         ("env.dt=-1", "env.dt"),
         ("env.dt=600", "env.dt"),
         ("data.test_fraction=1.0", "data.test_fraction"),
-        ("optimizer.lr=-1", "optimizer"),  # torch's own check, reported with the group
-        ("trainer.max_epochs=-5", "trainer"),  # Lightning's own check
+        ("optimizer.lr=-1", "optimizer.lr"),  # torch's and Lightning's own checks would name only the group:
+        ("trainer.max_epochs=-5", "trainer.max_epochs"),  # lif.checks.RANGES names the field
+        ("+optimizer.nesterov=true optimizer.dampening=0.5", "optimizer"),  # torch's own check, with the group
         ("model=network neuron.tau_m=-2", "neuron.tau_m"),
         ("model=network neuron=lif neuron.tau_m=0", "neuron.tau_m"),
         ("model=network neuron.reset=soft", "neuron.reset"),
@@ -137,6 +145,17 @@ def test_bad_values_are_reported_with_their_config_field(make_config, override, 
         (trial,) = session.exec(select(Trial)).all()
     assert trial.status == "failed" and f"{field}:" in trial.error and trial.ended_at is not None
     assert trial.config["seed"] == trial.seed == 1
+
+
+def test_missing_or_malformed_mnist_files_name_data_root(make_config, tmp_path, monkeypatch):
+    write_mnist(tmp_path / "mnist")
+    (tmp_path / "mnist" / "train-images-idx3-ubyte").write_bytes(bytes([0, 0, 0x08, 3]))  # the header cut short
+    monkeypatch.setenv("LIF_MNIST_ROOT", str(tmp_path / "absent"))  # the default root
+    for overrides, problem in (([], "absent (no such folder or .npz file)"),
+                               ([f"data.root={tmp_path / 'mnist'}"], "train-images-idx3-ubyte: 4 bytes, shorter than")):
+        with pytest.raises(ConfigError) as raised:
+            build_parts(make_config("data=mnist", "model.num_outputs=10", *overrides))
+        assert raised.value.field == "data.root" and problem in str(raised.value)
 
 
 def test_values_outside_the_encoders_range_name_the_encoder(make_config, tmp_path):

@@ -26,7 +26,7 @@ def test_the_benchmark_prints_its_tables():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     rows = [line for line in result.stdout.splitlines() if line.startswith("| lif") or line.startswith("| loop")]
-    assert len(rows) == 2 * 3  # lif, lif-torch, loop for 1 and 3 outputs
+    assert len(rows) == 2 * 4  # lif, lif-smooth-max, lif-torch, loop for 1 and 3 outputs
     assert "max-voltage check against lif" in result.stdout
 
 

@@ -1,7 +1,7 @@
 import pytest
 from omegaconf import OmegaConf
 
-from lif.job import experiment_name, finish_wandb, job_context
+from lif.job import experiment_name, finish_wandb, interrupting_signal, job_context
 from lif.resolvers import wandb_tags
 
 
@@ -36,3 +36,33 @@ def test_job_context_finishes_wandb_even_on_error(tmp_path, monkeypatch):
             raise RuntimeError("job failed")
     assert wandb.run is None
     finish_wandb(failed=False)  # nothing active: a no-op
+
+
+def test_interrupts_are_recognised_however_they_surface():
+    import signal
+
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    def raised(make):
+        try:
+            make()
+        except BaseException as error:  # noqa: BLE001
+            return error
+
+    def wrapped_by_numba():  # a signal handled inside compiled code: SystemErrors raised from it
+        try:
+            raise SIGTERMException(143)
+        except SIGTERMException as error:
+            raise SystemError("returned a result with an exception set") from error
+
+    def lightning_exit():  # Lightning turns a KeyboardInterrupt into sys.exit(1)
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise SystemExit(1)
+
+    assert interrupting_signal(raised(wrapped_by_numba)) == signal.SIGTERM
+    assert interrupting_signal(raised(lightning_exit)) == signal.SIGINT
+    assert interrupting_signal(KeyboardInterrupt()) == signal.SIGINT
+    assert interrupting_signal(raised(lambda: 1 / 0)) is None
+    assert interrupting_signal(SystemExit(1)) is None

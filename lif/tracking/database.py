@@ -15,13 +15,18 @@ from __future__ import annotations
 import functools
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import (
+    ArgumentError, DatabaseError, IntegrityError, NoSuchModuleError, OperationalError, ProgrammingError,
+)
 from sqlmodel import SQLModel, create_engine
 
+from lif.errors import ConfigError
 from lif.tracking import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 DEFAULT_URL = "sqlite:///outputs/lif.db"
@@ -126,3 +131,42 @@ def connect_read_only(url: str) -> Engine:
     if not tables & set(SQLModel.metadata.tables):
         raise NotATrackingDatabase(f"no lif tracking tables in {where}: run train.py first")
     return engine
+
+
+# How to install the database drivers SQLAlchemy's URLs name (the project's extra where it has one).
+DRIVER_INSTALLS = {
+    "psycopg": 'pip install "lif[postgres]"',
+    "psycopg2": 'use postgresql+psycopg:// and pip install "lif[postgres]", or pip install psycopg2-binary',
+    "MySQLdb": "pip install mysqlclient, or use mysql+pymysql:// and pip install pymysql",
+    "pymysql": "pip install pymysql",
+}
+USABLE_URL = "a database lif can open and write (sqlite:///path/lif.db, postgresql+psycopg://user:password@host:5432/db)"
+
+
+@contextmanager
+def url_errors(url: str) -> Iterator[None]:
+    """Raise a database ``url`` that cannot be used as one ConfigError naming ``url`` and saying
+    why: not a URL, no such kind of database, its driver not installed (and how to install it),
+    the server out of reach, a file that cannot be created or is not a database."""
+    try:
+        yield
+    except NoSuchModuleError:
+        raise unusable(url, "no such kind of database") from None
+    except ArgumentError:
+        raise unusable(url, "not a database URL") from None
+    except ImportError as error:
+        driver = error.name or str(error)
+        install = DRIVER_INSTALLS.get(driver, f"install the package that provides {driver}")
+        raise unusable(url, f"its driver {driver} is not installed: {install}") from None
+    except DatabaseError as error:
+        raise unusable(url, f"cannot use it: {' '.join(str(error.orig or error).split())}") from None
+    except OSError as error:
+        raise unusable(url, f"cannot create it: {error.strerror or error}: {error.filename}") from None
+
+
+def unusable(url: str, reason: str) -> ConfigError:
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        shown = url
+    return ConfigError("url", USABLE_URL, f"{shown} ({reason})")

@@ -32,6 +32,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import Logger, WandbLogger
 
 from lif.errors import ConfigError, require
+from lif.job import interrupting_signal
 from lif.tracking.store import TrialStore
 
 log = logging.getLogger(__name__)
@@ -210,9 +211,7 @@ class TrialRecorder(Callback):
         self.start()
         self.heartbeat.stop()
         self.record_checkpoints()
-        # The interrupt may surface wrapped (a signal handled inside a C callback, say numba's):
-        # anywhere in the chain counts.
-        interrupted = any(isinstance(error, (KeyboardInterrupt, SystemExit)) for error in exception_chain(exception))
+        interrupted = interrupting_signal(exception) is not None  # Ctrl-C or SIGTERM, however wrapped
         text = "".join(traceback.format_exception(exception)).strip()
         self.store.finish_trial(
             self.trial_id,
@@ -223,15 +222,6 @@ class TrialRecorder(Callback):
             epochs=self.trainer.current_epoch if self.trainer else None,
         )
         self.finished = True
-
-
-def exception_chain(exception: BaseException) -> list[BaseException]:
-    """The exception and everything it was raised from or during (__cause__, __context__)."""
-    chain: list[BaseException] = []
-    while exception is not None and exception not in chain:
-        chain.append(exception)
-        exception = exception.__cause__ or exception.__context__
-    return chain
 
 
 class Heartbeat:
