@@ -40,40 +40,25 @@ from lif.env import num_steps
 from lif.errors import require
 from lif.exact.smooth_max import smooth_max, smooth_max_voltage
 from lif.kernels import ExponentialSumKernel
+from lif.models.tempotron import TempotronOutput
 
 SAMPLE_GATES = ("linear", "heaviside", "sigmoid", "none")
 GATES = (*SAMPLE_GATES, "threshold")
 READOUTS = ("max", "smooth_max")
 
 
-class GatedTempotronOutput:
-    """``readout`` [B, O] (V_max or the smooth maximum), ``v_th``, and on demand ``v_max``/``t_max``."""
+class GatedTempotronOutput(TempotronOutput):
+    """A tempotron's output (``readout``, ``v_th``, ``v_max``/``t_max`` on demand, ``rates``) whose
+    maximum also needs the raw sample the gates see."""
 
     def __init__(self, layer: "GatedTempotron", inputs: Tensor, features: Tensor, readout: Tensor, v_max=None, t_max=None) -> None:
-        self.layer, self.inputs, self.features, self.readout = layer, inputs, features, readout
-        if v_max is not None:
-            self.v_max, self.t_max = v_max, t_max
-
-    @property
-    def v_th(self) -> float:
-        return self.layer.v_th
+        super().__init__(layer, inputs, readout, v_max, t_max)
+        self.features = features
 
     @functools.cached_property
     def _maximum(self) -> tuple[Tensor, Tensor]:
         with torch.no_grad():
             return self.layer.maximum(self.inputs, self.features)
-
-    @functools.cached_property
-    def v_max(self) -> Tensor:
-        return self._maximum[0]
-
-    @functools.cached_property
-    def t_max(self) -> Tensor:
-        return self._maximum[1]
-
-    def rates(self) -> dict[int, Tensor]:
-        """Spikes per afferent per step of each pattern [B] of the input (layer 0)."""
-        return {0: exact.input_rate(self.inputs, self.layer.dt, self.layer.num_steps)}
 
 
 class GatedTempotron(nn.Module):
