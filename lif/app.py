@@ -87,7 +87,7 @@ def start_loggers(cfg: DictConfig, loggers: list[Any], hyperparameters: dict[str
     # the configured loggers come first (the tracking database's own, last, needs no start)
     for (name, entry), logger in zip(switched_on(cfg.get("logger")).items(), loggers):
         try:
-            start_logger(logger, hyperparameters)
+            logger.log_hyperparams(hyperparameters)
         except OSError as error:
             field = f"logger.{name}.save_dir" if "save_dir" in entry else f"logger.{name}"
             where = entry.save_dir if "save_dir" in entry else name
@@ -95,20 +95,6 @@ def start_loggers(cfg: DictConfig, loggers: list[Any], hyperparameters: dict[str
         except Exception as error:
             expected = "a logger that starts (check its settings and environment variables, e.g. WANDB_MODE)"
             raise ConfigError(f"logger.{name}", expected, one_line(error)) from None
-
-
-def start_logger(logger: Any, hyperparameters: dict[str, Any], patience: float = 60.0) -> None:
-    """``logger.log_hyperparams``; a W&B run that a killed job's W&B process still holds ("run ID
-    ... is in use": it lets go seconds after it notices its job is gone) is asked for again, once
-    a second, for up to ``patience`` seconds (a resumed job takes over its own run)."""
-    deadline = time.monotonic() + patience
-    while True:
-        try:
-            return logger.log_hyperparams(hyperparameters)
-        except Exception as error:
-            if "is in use" not in str(error) or time.monotonic() > deadline:
-                raise
-            time.sleep(1.0)
 
 
 def quiet_lightning() -> None:

@@ -26,6 +26,13 @@ from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
 
+# W&B keeps the token of its background service in the environment, so child processes share
+# their parent's service. A job started by a process that runs W&B itself (a notebook, a test
+# session) would register its run there, and if the job is killed, the parent's service keeps
+# the run ID "in use" and its resumption fails. Each job starts its own service instead: the
+# token this process inherited is dropped (one the job's own first W&B run set is kept).
+INHERITED_WANDB_SERVICE = os.environ.get("WANDB_SERVICE")
+
 
 def hydra_job() -> DictConfig | None:
     """Hydra's own config of the running job, or None outside a Hydra app."""
@@ -106,6 +113,8 @@ def job_context(timings: dict[str, float] | None = None) -> Iterator[None]:
     """Offline and quiet W&B by default, SIGTERM as an exception, and ``wandb.finish()`` in any case
     (its duration into ``timings["wandb_finish_seconds"]``)."""
     os.environ.setdefault("WANDB_MODE", "offline")
+    if INHERITED_WANDB_SERVICE is not None and os.environ.get("WANDB_SERVICE") == INHERITED_WANDB_SERVICE:
+        del os.environ["WANDB_SERVICE"]
     os.environ.setdefault("WANDB_SILENT", "true")  # the job's summary table says where the run is
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGTERM) if in_main_thread else None

@@ -1,6 +1,9 @@
+import os
+
 import pytest
 from omegaconf import OmegaConf
 
+from lif import job
 from lif.job import experiment_name, finish_wandb, interrupting_signal, job_context
 from lif.resolvers import wandb_tags
 
@@ -66,3 +69,13 @@ def test_interrupts_are_recognised_however_they_surface():
     assert interrupting_signal(KeyboardInterrupt()) == signal.SIGINT
     assert interrupting_signal(raised(lambda: 1 / 0)) is None
     assert interrupting_signal(SystemExit(1)) is None
+
+
+def test_a_job_leaves_the_w_and_b_service_it_inherited_but_keeps_its_own(monkeypatch):
+    monkeypatch.setattr(job, "INHERITED_WANDB_SERVICE", "parent-token")
+    monkeypatch.setenv("WANDB_SERVICE", "parent-token")
+    with job.job_context():
+        assert "WANDB_SERVICE" not in os.environ  # the job's first W&B run starts a service of its own
+        os.environ["WANDB_SERVICE"] = "own-token"  # as wandb.init then does
+    with job.job_context():  # the next job of a single-process multirun shares it
+        assert os.environ["WANDB_SERVICE"] == "own-token"
