@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,11 +40,26 @@ def default_url() -> str:
 
 def _tune_sqlite(connection, _record) -> None:
     cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
+    _use_write_ahead_log(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _use_write_ahead_log(cursor, attempts: int = 100) -> None:
+    """Switch a new database to WAL (the mode is stored in the file: once set, nothing to do).
+    Switching needs the file to itself, and SQLite answers "database is locked" at once instead
+    of waiting when parallel jobs open a new database together: try again a little later."""
+    for attempt in range(attempts):
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == attempts - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
 
 
 @functools.lru_cache(maxsize=8)
