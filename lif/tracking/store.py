@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
+from lif.signals import deferred_signals
 from lif.tracking.database import connect
 from lif.tracking.tables import ARTIFACT_KINDS, STATUSES, Artifact, EpochMetric, Experiment, Trial, now
 
@@ -53,10 +54,11 @@ class TrialStore:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """One short transaction's session, timed."""
+        """One short transaction's session, timed, with Ctrl-C and SIGTERM held back until it
+        ends (an interrupted transaction would keep SQLite's write lock: see :mod:`lif.signals`)."""
         started = time.perf_counter()
         try:
-            with Session(self.engine) as session:
+            with deferred_signals(), Session(self.engine) as session:
                 yield session
         finally:
             self.seconds += time.perf_counter() - started
