@@ -30,7 +30,9 @@ cross_entropy (several outputs):
     (plasticity induction can be added here too: the output of the true label is the target.)
 
 Plasticity induction and the integrate rule need the tempotron's own readouts (the input drive,
-the time-averaged voltage): :meth:`TempotronLoss.check_model` refuses them for other models.
+the time-averaged voltage): :meth:`TempotronLoss.check_model` refuses them for other models
+(plasticity induction also works for the gated tempotron and the tempotron network, whose input
+drive counts the afferents' effective weights).
 
 Firing-rate bounds (any loss, networks): with r_bln the rate (spikes per step) of neuron n of
 spiking layer l in pattern b, and rate_penalty = lambda > 0,
@@ -85,7 +87,7 @@ class TempotronLoss(nn.Module):
         if self.needs_tempotron:
             require(tempotron, "_target_", "model=tempotron (the integrate rule follows its time-averaged voltage)", type(self).__name__)
         require(
-            tempotron or self.plasticity_induction == 0,
+            tempotron or hasattr(net, "drive_weights") or self.plasticity_induction == 0,
             "plasticity_induction",
             "0 for this model (plasticity induction pushes a tempotron's afferents)",
             self.plasticity_induction,

@@ -38,7 +38,8 @@ def small_data(override, tmp_path):
         return [f"data.root={tmp_path / 'mnist'}", "model.num_outputs=10"]
     if override == "data=digits":
         return ["model.num_outputs=10"]  # alone it is an error: one output per class
-    if override in ("experiment=digits", "hparams_search=digits_optuna", "experiment=digits_network"):
+    if override in ("experiment=digits", "hparams_search=digits_optuna", "experiment=digits_network", "experiment=gated_tempotron",
+                    "experiment=tempotron_network", "experiment=odd_even"):
         return []
     if override == "experiment=yin_yang":
         return ["data.train_size=60", "data.val_size=30", "data.test_size=30"]
@@ -189,6 +190,11 @@ def test_a_network_job_logs_layer_rates_and_readout_statistics(make_config, tmp_
         assert metrics[f"{split}/readout_std"] >= 0 and math.isfinite(metrics[f"{split}/readout_mean"])
     # one spike per afferent in 50 steps (latencies below 40 ms): the input's rate is exactly 1/50
     assert metrics["train/rate_layer_0"] == pytest.approx(1 / 50)
+    # 20 input spikes, each reaching the 16 neurons of hidden 1, whose spikes reach 8, whose spikes reach the 2 outputs
+    assert metrics["train/spikes_per_pattern_layer_0"] == pytest.approx(20)
+    spikes = [metrics[f"train/spikes_per_pattern_layer_{layer}"] for layer in (1, 2)]
+    assert metrics["train/synaptic_events_per_pattern"] == pytest.approx(20 * 16 + spikes[0] * 8 + spikes[1] * 2)
+    assert metrics["train/seconds_per_epoch"] > 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["metrics"]["train/acc"] == metrics["train/acc"] and summary["timings"]["fit_seconds"] > 0
 

@@ -9,6 +9,10 @@ models on the same splits. Their readout is the logits
 
 with one output per class (cross-entropy), or one output read as "class 1 iff z >= 0" (hinge,
 ``v_th`` = 0). Layers are torch's ``nn.Linear`` with its default initialisation.
+
+They have no spikes; their ``synaptic_events`` per pattern are their multiply-accumulates, the sum
+over layers of fan-in x fan-out (every weight is used once per pattern; biases and ReLUs not
+counted), the dense counterpart of a spiking model's spikes x fan-out.
 """
 
 from __future__ import annotations
@@ -22,15 +26,22 @@ from lif.errors import require
 
 
 class ANNOutput:
-    """``readout`` [B, O] = the logits; ``v_th`` = 0; no spikes (``rates`` is empty)."""
+    """``readout`` [B, O] = the logits; ``v_th`` = 0; no spikes (``rates`` and ``spike_counts`` are
+    empty); ``synaptic_events`` [B]: the model's ``multiply_accumulates``, the same for every pattern."""
 
     v_th = 0.0
 
-    def __init__(self, logits: Tensor, hidden: list[Tensor]) -> None:
-        self.readout, self.hidden = logits, hidden
+    def __init__(self, logits: Tensor, hidden: list[Tensor], multiply_accumulates: int = 0) -> None:
+        self.readout, self.hidden, self.multiply_accumulates = logits, hidden, multiply_accumulates
 
     def rates(self) -> dict[int, Tensor]:
         return {}
+
+    def spike_counts(self) -> dict[int, Tensor]:
+        return {}
+
+    def synaptic_events(self) -> Tensor:
+        return torch.full((self.readout.shape[0],), float(self.multiply_accumulates), device=self.readout.device)
 
 
 class MLP(nn.Module):
@@ -55,13 +66,18 @@ class MLP(nn.Module):
     def num_outputs(self) -> int:
         return self.output.out_features
 
+    @property
+    def multiply_accumulates(self) -> int:
+        """Multiply-accumulates per pattern: the weights of every layer, each used once."""
+        return sum(layer.in_features * layer.out_features for layer in [*self.hidden, self.output])
+
     def forward(self, features: Tensor) -> ANNOutput:
         activity, hidden = features.to(self.output.weight.dtype), []
         for layer in self.hidden:
             activity = torch.relu(layer(activity))
             hidden.append(activity)
             activity = self.dropout(activity)
-        return ANNOutput(self.output(activity), hidden)
+        return ANNOutput(self.output(activity), hidden, self.multiply_accumulates)
 
 
 class Perceptron(MLP):

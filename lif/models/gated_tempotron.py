@@ -47,6 +47,32 @@ GATES = (*SAMPLE_GATES, "threshold")
 READOUTS = ("max", "smooth_max")
 
 
+def draw_gate_weights(fan_in: int, num_gates: int, seed: int) -> Tensor:
+    """The fixed gate units' weights v [fan_in, num_gates] ~ N(0, 1/fan_in), a function of ``seed`` alone."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(fan_in, num_gates, generator=generator) / math.sqrt(fan_in)
+
+
+def gate_activation(drive: Tensor, gate: str, softmax: bool, dim: int) -> Tensor:
+    """theta of the gate units' drive (``gate``: none, heaviside, sigmoid or linear), then the
+    optional softmax over the gates (``dim``). Threshold gates arrive here already as traces."""
+    if gate == "none":
+        gates = torch.ones_like(drive)
+    elif gate == "heaviside":
+        gates = (drive > 0).to(drive.dtype)
+    elif gate == "sigmoid":
+        gates = torch.sigmoid(drive)
+    else:
+        gates = drive
+    return torch.softmax(gates, dim=dim) if softmax else gates
+
+
+def gated_sum(gates: Tensor, weight: Tensor) -> Tensor:
+    """sum_m g[b, m] W[m] [B, N, O] for gates [B, M] and branch weights W [M, N, O]: one matrix
+    product, B M N O multiply-adds."""
+    return (gates @ weight.reshape(weight.shape[0], -1)).view(len(gates), *weight.shape[1:])
+
+
 class GatedTempotronOutput(TempotronOutput):
     """A tempotron's output (``readout``, ``v_th``, ``v_max``/``t_max`` on demand, ``rates``) whose
     maximum also needs the raw sample the gates see."""
@@ -59,6 +85,14 @@ class GatedTempotronOutput(TempotronOutput):
     def _maximum(self) -> tuple[Tensor, Tensor]:
         with torch.no_grad():
             return self.layer.maximum(self.inputs, self.features)
+
+    @functools.cached_property
+    def input_drive(self) -> Tensor:
+        """sum_i n_bi W_eff[b, i, o] [B, O] (n_bi: afferent i's spikes in pattern b), what plasticity
+        induction pushes up for a silent target; differentiable in the weights."""
+        counts = exact.spike_counts(self.inputs, self.layer.dt, self.layer.num_steps)
+        weights = self.layer.drive_weights(self.features)
+        return torch.einsum("bi,bio->bo", counts.to(weights.dtype), weights)
 
 
 class GatedTempotron(nn.Module):
@@ -114,9 +148,8 @@ class GatedTempotron(nn.Module):
         else:
             weight = torch.randn(shape) * init_std + init_mean
         self.weight = nn.Parameter(weight)
-        generator = torch.Generator().manual_seed(gate_seed)
         fan_in = num_afferents if gate == "threshold" else num_features
-        self.register_buffer("gate_weight", torch.randn(fan_in, num_branches, generator=generator) / math.sqrt(fan_in))
+        self.register_buffer("gate_weight", draw_gate_weights(fan_in, num_branches, gate_seed))
 
     @property
     def num_afferents(self) -> int:
@@ -131,20 +164,19 @@ class GatedTempotron(nn.Module):
         return self.weight.shape[0]
 
     @property
+    def fan_out(self) -> dict[int, int]:
+        """Weights one input spike reaches: its synapse on each branch of each output, W[:, i, :] (M O),
+        and with threshold gates also the M gate units it drives. Counted as the model's equation
+        reads them: folding sample gates into W_eff first would read O per spike, after M N O
+        multiply-adds per pattern. The gate units' crossings gate branches through no weights."""
+        return {0: self.num_branches * self.num_outputs + (self.num_branches if self.gate == "threshold" else 0)}
+
+    @property
     def scale(self) -> float:
         return 1.0 / math.sqrt(self.num_branches * self.num_afferents)
 
     def activation(self, drive: Tensor, dim: int) -> Tensor:
-        """theta of the gate units' drive, then the optional softmax over the M gates (``dim``)."""
-        if self.gate == "none":
-            gates = torch.ones_like(drive)
-        elif self.gate == "heaviside":
-            gates = (drive > 0).to(drive.dtype)
-        elif self.gate == "sigmoid":
-            gates = torch.sigmoid(drive)
-        else:  # linear (threshold gates arrive here already as traces)
-            gates = drive
-        return torch.softmax(gates, dim=dim) if self.gate_softmax else gates
+        return gate_activation(drive, self.gate, self.gate_softmax, dim)
 
     def sample_gates(self, features: Tensor) -> Tensor:
         """g [B, M] of the raw samples [B, F]."""
@@ -152,7 +184,13 @@ class GatedTempotron(nn.Module):
 
     def effective_weights(self, features: Tensor) -> Tensor:
         """W_eff [B, N, O] = 1/sqrt(M N) sum_m g_m(X_b) W[m]."""
-        return torch.einsum("bm,mio->bio", self.sample_gates(features).to(self.weight.dtype), self.weight) * self.scale
+        return gated_sum(self.sample_gates(features).to(self.weight.dtype), self.weight) * self.scale
+
+    def drive_weights(self, features: Tensor) -> Tensor:
+        """The afferents' weights [B, N, O] as the input drive counts them: W_eff, with threshold gates all open."""
+        if self.gate != "threshold":
+            return self.effective_weights(features)
+        return gated_sum(torch.ones(len(features), self.num_branches, dtype=self.weight.dtype, device=self.weight.device), self.weight) * self.scale
 
     def gate_traces(self, inputs: Tensor) -> Tensor:
         """Threshold gates g [B, L, M]: the PSP trace of each gate unit's upward crossings of gate_threshold."""

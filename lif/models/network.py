@@ -41,6 +41,7 @@ from lif.env import num_steps
 from lif.errors import ConfigError, require
 from lif.exact.grid import check_raster
 from lif.kernels import ExponentialSumKernel
+from lif.models.activity import SpikeActivity
 from lif.models.readouts import check_readout, decision_threshold, read_out
 from lif.stepped.neuron import SpikingNeuron
 from lif.stepped.simulate import simulate
@@ -50,27 +51,31 @@ LAYER_KEYS = ("size", "recurrent", "init_gain", "init_mean", "neuron")
 
 
 @dataclass
-class NetworkOutput:
+class NetworkOutput(SpikeActivity):
     """What a network computed for a batch.
 
     ``readout`` [B, O]: the score of each output; ``v_th``: the decision threshold of a single output;
     ``spikes`` [B, L, N] of every spiking layer (hidden layers, then a spiking output), numbered from 1;
     ``voltages`` [B, L, N] of every layer (the output's is None on the tempotron fast path);
-    ``input_rate`` [B]: spikes per input afferent per step of each pattern (layer 0).
+    ``input_counts`` [B, N_in]: the spikes of each input afferent in each pattern (layer 0);
+    ``num_steps``: L; ``fan_out``: the network's (:attr:`Network.fan_out`). ``spike_counts``,
+    ``rates`` and ``synaptic_events`` by layer: :class:`lif.models.activity.SpikeActivity`.
     """
 
     readout: Tensor
     v_th: float
     spikes: list[Tensor] = field(default_factory=list)
     voltages: list[Tensor | None] = field(default_factory=list)
-    input_rate: Tensor | None = None
+    input_counts: Tensor | None = None
+    num_steps: int = 1
+    fan_out: dict[int, int] | None = None
 
-    def rates(self) -> dict[int, Tensor]:
-        """Spikes per neuron per step of each pattern [B], by layer: 0 the input, 1.. the spiking layers."""
-        rates = {} if self.input_rate is None else {0: self.input_rate}
+    def neuron_spike_counts(self) -> dict[int, Tensor]:
+        """The spikes of each neuron in each pattern [B, N], by layer: 0 the input, 1.. the spiking layers."""
+        counts = {} if self.input_counts is None else {0: self.input_counts}
         for number, spikes in enumerate(self.spikes, start=1):
-            rates[number] = spikes.mean(dim=(1, 2))
-        return rates
+            counts[number] = spikes.sum(dim=1)
+        return counts
 
 
 def project_spike_times(times: Tensor, weight: Tensor, kernel: ExponentialSumKernel, steps: int, dt: float) -> Tensor:
@@ -180,6 +185,20 @@ class Network(nn.Module):
         """The hidden layers, and the output layer when it spikes."""
         return len(self.hidden) + (self.output == "spiking")
 
+    @property
+    def fan_out(self) -> dict[int, int]:
+        """Weights one spike of each layer reaches (0 the input, 1.. the spiking layers): the next
+        layer's width (the output's for the last hidden layer), plus the layer's own width when it is
+        recurrent; 0 for a spiking output, whose spikes leave the network."""
+        widths = [layer.weight.shape[1] for layer in self.hidden] + [self.num_outputs]
+        fan_out = {0: widths[0]}
+        for number, layer in enumerate(self.hidden, start=1):
+            recurrent = 0 if layer.recurrent_weight is None else layer.recurrent_weight.shape[0]
+            fan_out[number] = widths[number] + recurrent
+        if self.output == "spiking":
+            fan_out[len(self.hidden) + 1] = 0
+        return fan_out
+
     def forward(self, inputs: Tensor, record: bool = False) -> NetworkOutput:
         """Readout scores (and every layer's spikes and voltages) for inputs: spike times
         [B, N_in(, S)] in ms or a bool raster [B, L, N_in]. ``record``: also the output layer's
@@ -187,10 +206,11 @@ class Network(nn.Module):
         if exact.is_raster(inputs):
             check_raster(inputs, self.num_steps)
         threshold = decision_threshold(self.readout, self.v_th, self.num_steps, self.dt)
-        rate = exact.input_rate(inputs, self.dt, self.num_steps)
+        activity = {"input_counts": exact.spike_counts(inputs, self.dt, self.num_steps), "num_steps": self.num_steps,
+                    "fan_out": self.fan_out}
         if not len(self.hidden) and self.output == "li" and self.readout == "max" and not record:
             v_max, _ = exact.max_voltage(inputs, self.weight, self.kernel, self.dt, self.num_steps, self.v_rest)
-            return NetworkOutput(v_max, threshold, [], [None], rate)
+            return NetworkOutput(v_max, threshold, [], [None], **activity)
         spikes, voltages = [], []
         below = inputs
         for layer in self.hidden:
@@ -209,7 +229,7 @@ class Network(nn.Module):
             out_voltages = self.filtered(below, first)
         voltages.append(out_voltages)
         score = read_out(self.readout, out_voltages, out_spikes, self.dt, self.smooth_max_beta)
-        return NetworkOutput(score, threshold, spikes, voltages, rate)
+        return NetworkOutput(score, threshold, spikes, voltages, **activity)
 
     def currents(self, below: Tensor, weight: Tensor, neuron: SpikingNeuron, first: bool) -> tuple[Tensor, Tensor | None]:
         """A spiking layer's input currents [B, L, N] (and direct jumps) from the data (first) or the spikes below."""

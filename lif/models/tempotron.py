@@ -13,12 +13,13 @@ from lif.env import num_steps
 from lif.errors import require
 from lif.exact.smooth_max import smooth_max_voltage
 from lif.kernels import ExponentialSumKernel
+from lif.models.activity import SpikeActivity
 
 
 READOUTS = ("max", "smooth_max")
 
 
-class TempotronOutput:
+class TempotronOutput(SpikeActivity):
     """What a tempotron layer read out of a batch.
 
     ``readout`` [B, N_out], the score losses and decisions use: V_max, or with
@@ -27,7 +28,8 @@ class TempotronOutput:
     and are computed on demand (without gradient) for the smooth one. ``mean_voltage`` (the
     voltage averaged over the window) and ``input_drive`` (sum of the weights of the afferents
     that spiked, counted per spike) are computed when a loss asks for them, and both are
-    differentiable in the weights.
+    differentiable in the weights. Its only spikes are the input's (layer 0): ``spike_counts``,
+    ``rates`` and ``synaptic_events`` (:class:`lif.models.activity.SpikeActivity`) count them.
     """
 
     def __init__(self, layer: "Tempotron", inputs: Tensor, readout: Tensor, v_max: Tensor | None = None, t_max: Tensor | None = None) -> None:
@@ -53,9 +55,17 @@ class TempotronOutput:
         with torch.no_grad():
             return self.layer.maximum(self.inputs)
 
-    def rates(self) -> dict[int, Tensor]:
-        """Spikes per afferent per step of each pattern [B] of the input (layer 0): the tempotron's only spikes."""
-        return {0: exact.input_rate(self.inputs, self.layer.dt, self.layer.num_steps)}
+    @property
+    def num_steps(self) -> int:
+        return self.layer.num_steps
+
+    @property
+    def fan_out(self) -> dict[int, int] | None:
+        return getattr(self.layer, "fan_out", None)
+
+    def neuron_spike_counts(self) -> dict[int, Tensor]:
+        """The spikes of each afferent [B, N_in] in the pattern (layer 0): the tempotron's only spikes."""
+        return {0: exact.spike_counts(self.inputs, self.layer.dt, self.layer.num_steps)}
 
     @functools.cached_property
     def mean_voltage(self) -> Tensor:
@@ -116,6 +126,11 @@ class Tempotron(nn.Module):
     @property
     def num_outputs(self) -> int:
         return self.weight.shape[1]
+
+    @property
+    def fan_out(self) -> dict[int, int]:
+        """Weights one spike of each layer reaches: an input spike reaches one synapse per output."""
+        return {0: self.num_outputs}
 
     def forward(self, inputs: Tensor) -> TempotronOutput:
         """The readout of each output (V_max and its time, or the smooth maximum), further readouts on demand."""

@@ -136,3 +136,38 @@ def test_bad_values_name_their_field(kwargs, field):
     with pytest.raises(ConfigError) as raised:
         layer(**kwargs)
     assert raised.value.field == field
+
+
+def test_a_gated_layer_with_one_branch_per_input_gated_by_that_input_is_a_relu_layer():
+    # M = N branches, gate m = H(X_m) (gate units that read input m alone), branch m's weights
+    # pick input m: sum_m H(X_m) sum_i W[m, i, o] X_i = sum_m A[m, o] relu(X_m).
+    n, outputs = 6, 3
+    model = layer(num_afferents=n, num_features=n, num_branches=n, num_outputs=outputs, gate="heaviside")
+    generator = torch.Generator().manual_seed(7)
+    readout_weights = torch.randn(n, outputs, generator=generator, dtype=torch.float64)  # A [N, O]
+    with torch.no_grad():
+        model.gate_weight.copy_(torch.eye(n))
+        model.weight.copy_(torch.eye(n)[:, :, None] * readout_weights[:, None, :])  # W[m, i, o] = delta_mi A[m, o]
+    sample = torch.randn(20, n, generator=generator, dtype=torch.float64)
+    gated = torch.einsum("bi,bio->bo", sample, model.effective_weights(sample)) * math.sqrt(n * n)
+    torch.testing.assert_close(gated, torch.relu(sample) @ readout_weights)
+
+
+def test_plasticity_induction_pushes_the_effective_weights_of_afferents_that_spiked():
+    from lif.losses import HingeLoss
+
+    times, sample = problem(8)
+    times[0, :4] = float("inf")  # afferents 0-3 stay silent in pattern 0
+    model = layer(num_outputs=1, gate="sigmoid")
+    with torch.no_grad():
+        model.weight.fill_(0.01)  # every pattern stays below threshold: label-1 patterns are silent targets
+    labels = torch.tensor([1, 0, 1, 1, 0, 1, 0, 0, 1])
+    eps = 0.5
+    plain, induced = HingeLoss(), HingeLoss(plasticity_induction=eps)
+    HingeLoss(plasticity_induction=eps).check_model(model)  # accepted for the gated tempotron
+    (plain_grad,) = torch.autograd.grad(plain(model(times, sample), labels).sum(), model.weight)
+    (induced_grad,) = torch.autograd.grad(induced(model(times, sample), labels).sum(), model.weight)
+    counts = ((times >= 0) & (times < 100)).double()  # [B, N], one spike per afferent at most
+    gates = torch.sigmoid(sample @ model.gate_weight)  # d W_eff[b, i] / d W[m, i] = g_bm / sqrt(M N)
+    push = torch.einsum("b,bm,bi->mi", (labels == 1).double(), gates, counts) / math.sqrt(4 * 12)
+    torch.testing.assert_close(induced_grad[:, :, 0], plain_grad[:, :, 0] - eps * push)
