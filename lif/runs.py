@@ -4,6 +4,7 @@
     python -m lif.runs trials [EXPERIMENT]      # its trials (default: the newest experiment)
     python -m lif.runs show TRIAL               # one trial: config overrides, error, artifacts
     python -m lif.runs export TRIAL [--format csv|json] [--output FILE]
+    python -m lif.runs compare [EXPERIMENT] [--metrics test/acc,...]   # mean ± sd over seeds
 
 ``--url`` selects the database (default ``$LIF_TRACKING_URL`` or ``sqlite:///outputs/lif.db``).
 The tool reads through a read-only connection. It writes one thing: a ``running`` trial whose
@@ -17,6 +18,7 @@ import argparse
 import csv
 import io
 import json
+import statistics
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -212,6 +214,55 @@ def trials_table(runs: Runs, name: str | None) -> Table:
     return table
 
 
+# What `compare` reports by default: accuracy, sparsity and compute side by side.
+COMPARED_METRICS = (
+    "test/acc", "test/spikes_per_pattern_layer_0", "test/synaptic_events_per_pattern", "train/seconds_per_epoch",
+)
+
+
+def trial_means(epochs: Sequence[dict[str, Any]], metrics: Sequence[str]) -> dict[str, float]:
+    """Each metric's mean over the epochs that logged it (test metrics: their one value)."""
+    means = {}
+    for metric in metrics:
+        values = [row[metric] for row in epochs if metric in row]
+        if values:
+            means[metric] = statistics.fmean(values)
+    return means
+
+
+def compare(runs: Runs, name: str | None, metrics: Sequence[str]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The completed trials of an experiment grouped by the parameters that differ between them
+    (the seed left out): per group the number of trials and each metric's mean and standard
+    deviation over them. Returns (parameters, rows)."""
+    _, trials = runs.experiment(name)
+    trials = [trial for trial in trials if trial.status == "completed"]
+    parameters = [key for key in differing_parameters(trials) if key != "seed"]
+    groups: dict[tuple[str, ...], list[dict[str, float]]] = {}
+    for trial in trials:
+        flat = flatten(trial.config)
+        groups.setdefault(tuple(short(flat.get(key)) for key in parameters), []).append(trial_means(runs.epoch_metrics(trial.id), metrics))
+    rows = []
+    for values, members in groups.items():
+        row: dict[str, Any] = dict(zip(parameters, values), trials=len(members))
+        for metric in metrics:
+            seen = [member[metric] for member in members if metric in member]
+            row[metric] = (statistics.fmean(seen), statistics.stdev(seen) if len(seen) > 1 else 0.0) if seen else None
+        rows.append(row)
+    return parameters, rows
+
+
+def compare_table(runs: Runs, name: str | None, metrics: Sequence[str]) -> Table:
+    parameters, rows = compare(runs, name, metrics)
+    table = Table(title=f"experiment {name or 'newest'!r}: completed trials, mean ± sd over seeds", title_justify="left")
+    for column in (*parameters, "trials", *metrics):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        cells = [row[key] for key in parameters] + [str(row["trials"])]
+        cells += ["-" if row[metric] is None else f"{row[metric][0]:.4g} ± {row[metric][1]:.2g}" for metric in metrics]
+        table.add_row(*cells)
+    return table
+
+
 def show_trial(runs: Runs, trial_id: int, console: Console) -> None:
     trial, experiment, artifacts = runs.trial(trial_id)
     table = Table(title=f"trial {trial.id} of experiment {experiment.name!r}", show_header=False, title_justify="left")
@@ -258,6 +309,9 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     exporter.add_argument("trial", type=int, help="trial id (the first column of `trials`)")
     exporter.add_argument("--format", choices=("csv", "json"), default="csv", help="(default: %(default)s)")
     exporter.add_argument("--output", help="file to write (default: standard output)")
+    comparer = commands.add_parser("compare", help="groups of trials (seeds pooled): mean ± sd of chosen metrics")
+    comparer.add_argument("experiment", nargs="?", help="experiment name (default: the most recently updated)")
+    comparer.add_argument("--metrics", default=",".join(COMPARED_METRICS), help="comma-separated metric names (default: %(default)s)")
     return parser.parse_args(argv)
 
 
@@ -274,6 +328,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.print(trials_table(runs, arguments.experiment))
         elif arguments.command == "show":
             show_trial(runs, arguments.trial, console)
+        elif arguments.command == "compare":
+            console.print(compare_table(runs, arguments.experiment, arguments.metrics.split(",")))
         else:
             text = export(runs, arguments.trial, arguments.format)
             if arguments.output:

@@ -112,3 +112,34 @@ def test_a_database_without_lif_tables_is_one_line(tmp_path, capsys, kind):
     }
     assert (code, out, err) == (1, "", expected[kind])
     assert path.read_bytes() == before  # still never writes
+
+
+def test_compare_pools_the_seeds_of_each_model_into_mean_and_sd(tmp_path, capsys):
+    import statistics
+
+    from lif.runs import Runs, compare
+
+    url = f"sqlite:///{tmp_path}/lif.db"
+    store = TrialStore(url)
+    accuracies = {"Tempotron": [0.95, 0.97, 0.96], "MLP": [0.98, 0.99, 0.97]}
+    seconds = {"Tempotron": [(1.0, 3.0)] * 3, "MLP": [(0.5, 0.5)] * 3}
+    for model, values in accuracies.items():
+        for seed, accuracy in enumerate(values, start=1):
+            config = {"seed": seed, "model": {"_target_": model}}
+            trial = store.start_trial("models", config=config, seed=seed)
+            for epoch, second in enumerate(seconds[model][seed - 1]):
+                store.add_metrics(trial, epoch, {"train/seconds_per_epoch": second})
+            store.add_metrics(trial, 2, {"test/acc": accuracy})
+            store.finish_trial(trial, "completed", epochs=2)
+    store.finish_trial(store.start_trial("models", config={"seed": 9, "model": {"_target_": "MLP"}}), "failed")  # left out
+
+    parameters, rows = compare(Runs(url), "models", ["test/acc", "train/seconds_per_epoch", "test/nope"])
+    assert parameters == ["model._target_"]
+    by_model = {row["model._target_"]: row for row in rows}
+    for model, values in accuracies.items():
+        assert by_model[model]["trials"] == 3
+        assert by_model[model]["test/acc"] == pytest.approx((statistics.fmean(values), statistics.stdev(values)))
+        assert by_model[model]["test/nope"] is None
+    assert by_model["Tempotron"]["train/seconds_per_epoch"] == pytest.approx((2.0, 0.0))  # the mean over epochs
+    code, out, _ = run(capsys, url, "compare", "models")
+    assert code == 0 and "Tempotron" in out and "0.96 ± 0.01" in out
