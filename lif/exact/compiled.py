@@ -210,15 +210,14 @@ def _scatter_group(steps, phases, weights, output, first, count, current):
 @numba.njit(**JIT)
 def _smooth_scan_group(current, count, coefficients, decays, v_rest, beta, smooth_max, first, output, trace):
     """h = (1/beta) log((1/L) sum_k exp(beta V_k)) of current[c, 0, k, lane] (one output) into
-    smooth_max[first + lane, output]: a streaming log-sum-exp (running maximum m of beta V and
-    sum_k exp(beta V_k - m), rescaled when m grows). V_k goes to trace[k, lane] if it has rows."""
+    smooth_max[first + lane, output], in two passes over the scratch trace[k, lane] [L, LANES]:
+    the scan writes V_k and its running maximum m, then sum_k exp(beta (V_k - m)) <= L, so
+    h = m + log(sum / L) / beta cannot overflow. Both loops run without branches, lane by lane."""
     num_terms, _, num_steps, lanes = current.shape
     dtype = current.dtype
     state = np.zeros((num_terms, lanes), dtype=dtype)
-    top = np.full(lanes, -np.inf, dtype=np.float64)
-    total = np.zeros(lanes, dtype=np.float64)
+    top = np.full(lanes, -np.inf, dtype=dtype)
     volt = np.empty(lanes, dtype=dtype)
-    keep = trace.shape[0] > 0
     for k in range(num_steps):
         for lane in range(lanes):
             volt[lane] = v_rest
@@ -230,16 +229,14 @@ def _smooth_scan_group(current, count, coefficients, decays, v_rest, beta, smoot
                 state[c, lane] = value
                 volt[lane] += coefficient * value
         for lane in range(lanes):
-            scaled = beta * np.float64(volt[lane])
-            if scaled > top[lane]:
-                total[lane] = total[lane] * np.exp(top[lane] - scaled) + 1.0
-                top[lane] = scaled
-            else:
-                total[lane] += np.exp(scaled - top[lane])
-            if keep:
-                trace[k, lane] = volt[lane]
+            trace[k, lane] = volt[lane]
+            top[lane] = max(top[lane], volt[lane])
+    total = np.zeros(lanes, dtype=np.float64)
+    for k in range(num_steps):
+        for lane in range(lanes):
+            total[lane] += np.exp(beta * np.float64(trace[k, lane] - top[lane]))
     for lane in range(count):
-        smooth_max[first + lane, output] = (top[lane] + np.log(total[lane]) - np.log(num_steps)) / beta
+        smooth_max[first + lane, output] = top[lane] + (np.log(total[lane]) - np.log(num_steps)) / beta
 
 
 @numba.njit(parallel=True, **JIT)
@@ -254,15 +251,15 @@ def smooth_max_spike_times(times, weights, dt, num_steps, coefficients, decays, 
     smooth_max = np.empty((batch, num_outputs), dtype=dtype)
     steps = np.empty((batch, num_spikes), dtype=np.int32)
     phases = np.empty((batch, num_terms, num_spikes), dtype=dtype)
-    no_trace = np.empty((0, LANES), dtype=dtype)
     for group in numba.prange((batch + LANES - 1) // LANES):
         first = group * LANES
         count = min(LANES, batch - first)
         _grid_group(times, first, count, dt, num_steps, log_decays, squarings, steps, phases)
         current = np.empty((num_terms, 1, num_steps, LANES), dtype=dtype)
+        trace = np.empty((num_steps, LANES), dtype=dtype)  # scratch of one output's V_k
         for o in range(num_outputs):
             _scatter_group(steps, phases, weights, o, first, count, current)
-            _smooth_scan_group(current, count, coefficients, decays, v_rest, beta, smooth_max, first, o, no_trace)
+            _smooth_scan_group(current, count, coefficients, decays, v_rest, beta, smooth_max, first, o, trace)
     return smooth_max, steps, phases
 
 
