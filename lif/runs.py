@@ -4,7 +4,7 @@
     python -m lif.runs trials [EXPERIMENT]      # its trials (default: the newest experiment)
     python -m lif.runs show TRIAL               # one trial: config overrides, error, artifacts
     python -m lif.runs export TRIAL [--format csv|json] [--output FILE]
-    python -m lif.runs compare [EXPERIMENT] [--metrics test/acc,...]   # mean ± sd over seeds
+    python -m lif.runs compare [EXPERIMENT] [--by model._target_] [--metrics test/acc,...]   # mean ± sd over seeds
 
 ``--url`` selects the database (default ``$LIF_TRACKING_URL`` or ``sqlite:///outputs/lif.db``).
 The tool reads through a read-only connection. It writes one thing: a ``running`` trial whose
@@ -230,13 +230,15 @@ def trial_means(epochs: Sequence[dict[str, Any]], metrics: Sequence[str]) -> dic
     return means
 
 
-def compare(runs: Runs, name: str | None, metrics: Sequence[str]) -> tuple[list[str], list[dict[str, Any]]]:
-    """The completed trials of an experiment grouped by the parameters that differ between them
-    (the seed left out): per group the number of trials and each metric's mean and standard
-    deviation over them. Returns (parameters, rows)."""
+def compare(
+    runs: Runs, name: str | None, metrics: Sequence[str], by: Sequence[str] = ()
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The completed trials of an experiment grouped by the config keys ``by`` (default: every
+    parameter that differs between them but the seed): per group the number of trials and each
+    metric's mean and standard deviation over them. Returns (parameters, rows)."""
     _, trials = runs.experiment(name)
     trials = [trial for trial in trials if trial.status == "completed"]
-    parameters = [key for key in differing_parameters(trials) if key != "seed"]
+    parameters = list(by) or [key for key in differing_parameters(trials) if key != "seed"]
     groups: dict[tuple[str, ...], list[dict[str, float]]] = {}
     for trial in trials:
         flat = flatten(trial.config)
@@ -251,8 +253,8 @@ def compare(runs: Runs, name: str | None, metrics: Sequence[str]) -> tuple[list[
     return parameters, rows
 
 
-def compare_table(runs: Runs, name: str | None, metrics: Sequence[str]) -> Table:
-    parameters, rows = compare(runs, name, metrics)
+def compare_table(runs: Runs, name: str | None, metrics: Sequence[str], by: Sequence[str] = ()) -> Table:
+    parameters, rows = compare(runs, name, metrics, by)
     table = Table(title=f"experiment {name or 'newest'!r}: completed trials, mean ± sd over seeds", title_justify="left")
     for column in (*parameters, "trials", *metrics):
         table.add_column(column, overflow="fold")
@@ -312,6 +314,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     comparer = commands.add_parser("compare", help="groups of trials (seeds pooled): mean ± sd of chosen metrics")
     comparer.add_argument("experiment", nargs="?", help="experiment name (default: the most recently updated)")
     comparer.add_argument("--metrics", default=",".join(COMPARED_METRICS), help="comma-separated metric names (default: %(default)s)")
+    comparer.add_argument("--by", default="", help="comma-separated config keys to group by, e.g. model._target_ (default: every key that differs but the seed)")
     return parser.parse_args(argv)
 
 
@@ -329,7 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif arguments.command == "show":
             show_trial(runs, arguments.trial, console)
         elif arguments.command == "compare":
-            console.print(compare_table(runs, arguments.experiment, arguments.metrics.split(",")))
+            by = [key for key in arguments.by.split(",") if key]
+            console.print(compare_table(runs, arguments.experiment, arguments.metrics.split(","), by))
         else:
             text = export(runs, arguments.trial, arguments.format)
             if arguments.output:

@@ -143,3 +143,5 @@ def test_compare_pools_the_seeds_of_each_model_into_mean_and_sd(tmp_path, capsys
     assert by_model["Tempotron"]["train/seconds_per_epoch"] == pytest.approx((2.0, 0.0))  # the mean over epochs
     code, out, _ = run(capsys, url, "compare", "models")
     assert code == 0 and "Tempotron" in out and "0.96 ± 0.01" in out
+    _, pooled = compare(Runs(url), "models", ["test/acc"], by=["seed"])  # grouped by another key
+    assert sorted((row["seed"], row["trials"]) for row in pooled) == [("1", 2), ("2", 2), ("3", 2)]
