@@ -208,16 +208,13 @@ def _scatter_group(steps, phases, weights, output, first, count, current):
 
 
 @numba.njit(**JIT)
-def _smooth_scan_group(current, count, coefficients, decays, v_rest, beta, smooth_max, first, output, trace):
-    """h = (1/beta) log((1/L) sum_k exp(beta V_k)) of current[c, 0, k, lane] (one output) into
-    smooth_max[first + lane, output], in two passes over the scratch trace[k, lane] [L, LANES]:
-    the scan writes V_k and its running maximum m, then sum_k exp(beta (V_k - m)) <= L, so
-    h = m + log(sum / L) / beta cannot overflow. Both loops run without branches, lane by lane."""
+def _voltage_trace_group(current, coefficients, decays, v_rest, trace, top):
+    """V_k of current[c, 0, k, lane] (one output) into trace[k, lane] [L, LANES], and each lane's
+    maximum over k into top[lane]: the scan without branches, lane by lane."""
     num_terms, _, num_steps, lanes = current.shape
-    dtype = current.dtype
-    state = np.zeros((num_terms, lanes), dtype=dtype)
-    top = np.full(lanes, -np.inf, dtype=dtype)
-    volt = np.empty(lanes, dtype=dtype)
+    state = np.zeros((num_terms, lanes), dtype=current.dtype)
+    volt = np.empty(lanes, dtype=current.dtype)
+    top[:] = -np.inf
     for k in range(num_steps):
         for lane in range(lanes):
             volt[lane] = v_rest
@@ -231,10 +228,23 @@ def _smooth_scan_group(current, count, coefficients, decays, v_rest, beta, smoot
         for lane in range(lanes):
             trace[k, lane] = volt[lane]
             top[lane] = max(top[lane], volt[lane])
+
+
+@numba.njit(**JIT)
+def _smooth_scan_group(current, count, coefficients, decays, v_rest, beta, smooth_max, first, output, trace):
+    """h = (1/beta) log((1/L) sum_k exp(beta V_k)) of current[c, 0, k, lane] (one output) into
+    smooth_max[first + lane, output], in two passes over the scratch trace[k, lane] [L, LANES]:
+    the scan writes V_k and its maximum m, then sum_k exp(beta (V_k - m)) <= L, so
+    h = m + log(sum / L) / beta cannot overflow."""
+    num_steps, lanes = trace.shape
+    dtype = trace.dtype
+    top = np.empty(lanes, dtype=dtype)
+    _voltage_trace_group(current, coefficients, decays, v_rest, trace, top)
+    typed_beta = np.full(1, beta, dtype=dtype)  # exponentials of values <= 0 in the weights' dtype
     total = np.zeros(lanes, dtype=np.float64)
     for k in range(num_steps):
         for lane in range(lanes):
-            total[lane] += np.exp(beta * np.float64(trace[k, lane] - top[lane]))
+            total[lane] += np.exp(typed_beta[0] * (trace[k, lane] - top[lane]))
     for lane in range(count):
         smooth_max[first + lane, output] = top[lane] + (np.log(total[lane]) - np.log(num_steps)) / beta
 
@@ -286,8 +296,11 @@ def smooth_max_gradient(steps, phases, weights, smooth_max, grad_smooth_max, num
     for chunk in numba.prange(num_chunks):
         current = np.empty((num_terms, 1, num_steps, LANES), dtype=dtype)
         trace = np.empty((num_steps, LANES), dtype=dtype)
-        rescanned = np.empty((batch, num_outputs), dtype=dtype)
+        top = np.empty(LANES, dtype=dtype)
         running = np.empty(LANES, dtype=dtype)
+        weight_scale = np.empty(LANES, dtype=dtype)
+        level = np.empty(LANES, dtype=dtype)
+        typed_beta = np.full(1, beta, dtype=dtype)
         for group in range(chunk * groups_per_chunk, min(num_groups, (chunk + 1) * groups_per_chunk)):
             first = group * LANES
             count = min(LANES, batch - first)
@@ -295,11 +308,13 @@ def smooth_max_gradient(steps, phases, weights, smooth_max, grad_smooth_max, num
                 if not np.any(grad_smooth_max[first : first + count, o]):
                     continue
                 _scatter_group(steps, phases, weights, o, first, count, current)
-                _smooth_scan_group(current, count, coefficients, decays, v_rest, beta, rescanned, first, o, trace)
+                _voltage_trace_group(current, coefficients, decays, v_rest, trace, top)
+                for lane in range(count):  # g / L and h in the weights' dtype: the exponentials below stay in it
+                    weight_scale[lane] = grad_smooth_max[first + lane, o] / num_steps
+                    level[lane] = smooth_max[first + lane, o]
                 for k in range(num_steps):  # trace <- g w_k
                     for lane in range(count):
-                        b = first + lane
-                        trace[k, lane] = grad_smooth_max[b, o] * np.exp(beta * (trace[k, lane] - smooth_max[b, o])) / num_steps
+                        trace[k, lane] = weight_scale[lane] * np.exp(typed_beta[0] * (trace[k, lane] - level[lane]))
                 for c in range(num_terms):  # current[c] <- R_c, filtered backwards in time
                     decay = decays[c]
                     running[:] = 0.0
@@ -307,15 +322,17 @@ def smooth_max_gradient(steps, phases, weights, smooth_max, grad_smooth_max, num
                         for lane in range(count):
                             running[lane] = decay * running[lane] + trace[k, lane]
                             current[c, 0, k, lane] = running[lane]
-                for lane in range(count):
+                for lane in range(count):  # sum over the spikes j of afferent i (j = i * per_input + s)
                     b = first + lane
                     accumulator = partial[np.int64(chunk) if shared else np.int64(b)]
-                    for c in range(num_terms):
-                        coefficient, row, filtered = coefficients[c], phases[b, c], current[c, 0]
-                        for j in range(num_spikes):
+                    for i in range(num_inputs):
+                        total = 0.0
+                        for j in range(i * per_input, (i + 1) * per_input):
                             k = steps[b, j]
                             if k >= 0:
-                                accumulator[o, j // per_input] += coefficient * filtered[k, lane] * row[j]
+                                for c in range(num_terms):
+                                    total += coefficients[c] * current[c, 0, k, lane] * phases[b, c, j]
+                        accumulator[o, i] += total
     if shared:
         return partial.sum(axis=0).T.copy().reshape((1, num_inputs, num_outputs))
     return partial.transpose(0, 2, 1).copy()
