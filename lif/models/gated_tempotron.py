@@ -40,11 +40,10 @@ from lif.env import num_steps
 from lif.errors import require
 from lif.exact.smooth_max import smooth_max, smooth_max_voltage
 from lif.kernels import ExponentialSumKernel
-from lif.models.tempotron import TempotronOutput
+from lif.models.tempotron import TempotronOutput, require_readout
 
 SAMPLE_GATES = ("linear", "heaviside", "sigmoid", "none")
 GATES = (*SAMPLE_GATES, "threshold")
-READOUTS = ("max", "smooth_max")
 
 
 def draw_gate_weights(fan_in: int, num_gates: int, seed: int) -> Tensor:
@@ -136,8 +135,7 @@ class GatedTempotron(nn.Module):
         require(math.isfinite(gate_threshold), "gate_threshold", "a finite voltage (mV)", gate_threshold)
         require(init in ("normal", "constant"), "init", "normal or constant", init)
         require(init_std >= 0, "init_std", "a standard deviation >= 0", init_std)
-        require(readout in READOUTS, "readout", " or ".join(READOUTS), readout)
-        require(math.isfinite(smooth_max_beta) and smooth_max_beta > 0, "smooth_max_beta", "a finite beta > 0 (1/mV)", smooth_max_beta)
+        require_readout(readout, smooth_max_beta)
         self.kernel, self.dt, self.num_steps = kernel, float(dt), num_steps(T, dt)
         self.v_th, self.v_rest = float(v_th), float(v_rest)
         self.gate, self.gate_softmax, self.gate_threshold = gate, bool(gate_softmax), float(gate_threshold)

@@ -19,6 +19,12 @@ from lif.models.activity import SpikeActivity
 READOUTS = ("max", "smooth_max")
 
 
+def require_readout(readout: str, smooth_max_beta: float) -> None:
+    """One line naming the field for a readout that is not max or smooth_max, or a beta that is not > 0."""
+    require(readout in READOUTS, "readout", " or ".join(READOUTS), readout)
+    require(math.isfinite(smooth_max_beta) and smooth_max_beta > 0, "smooth_max_beta", "a finite beta > 0 (1/mV)", smooth_max_beta)
+
+
 class TempotronOutput(SpikeActivity):
     """What a tempotron layer read out of a batch.
 
@@ -106,8 +112,7 @@ class Tempotron(nn.Module):
     ) -> None:
         super().__init__()
         require(num_afferents >= 1, "num_afferents", "an integer >= 1", num_afferents)
-        require(readout in READOUTS, "readout", " or ".join(READOUTS), readout)
-        require(math.isfinite(smooth_max_beta) and smooth_max_beta > 0, "smooth_max_beta", "a finite beta > 0 (1/mV)", smooth_max_beta)
+        require_readout(readout, smooth_max_beta)
         self.readout = readout
         self.smooth_max_beta = float(smooth_max_beta)
         require(num_outputs >= 1, "num_outputs", "an integer >= 1", num_outputs)

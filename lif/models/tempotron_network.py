@@ -42,10 +42,10 @@ from lif.errors import require
 from lif.exact.smooth_max import smooth_max_voltage
 from lif.kernels import ExponentialSumKernel
 from lif.models.gated_tempotron import SAMPLE_GATES, GatedTempotronOutput, draw_gate_weights, gate_activation, gated_sum
+from lif.models.tempotron import require_readout
 
 GATINGS = ("weights", "activation")
 LEARNING_RULES = ("exact", "tmax")
-READOUTS = ("max", "smooth_max")
 
 
 class TempotronNetwork(nn.Module):
@@ -87,12 +87,11 @@ class TempotronNetwork(nn.Module):
         require(num_branches >= 1, "num_branches", "an integer >= 1 (M, the gated branches per connection)", num_branches)
         require(gate in SAMPLE_GATES, "gate", " or ".join(SAMPLE_GATES), gate)
         require(learning_rule in LEARNING_RULES, "learning_rule", " or ".join(LEARNING_RULES), learning_rule)
-        require(readout in READOUTS, "readout", " or ".join(READOUTS), readout)
+        require_readout(readout, smooth_max_beta)
         require(
             learning_rule == "exact" or readout == "max", "learning_rule",
             "exact with readout=smooth_max (tmax samples the layers at the outputs' peak times)", learning_rule,
         )
-        require(math.isfinite(smooth_max_beta) and smooth_max_beta > 0, "smooth_max_beta", "a finite beta > 0 (1/mV)", smooth_max_beta)
         require(init_std >= 0, "init_std", "a standard deviation >= 0", init_std)
         self.kernel, self.dt, self.num_steps = kernel, float(dt), num_steps(T, dt)
         self.v_th, self.v_rest = float(v_th), float(v_rest)
