@@ -21,6 +21,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --no-deps $(SWEEPER)
 	# numba compiles the CPU kernels into its disk cache here, not in the first training run.
 	$(BIN)/python -m lif.exact
+	$(BIN)/python -m lif.stepped
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed

@@ -9,6 +9,7 @@ compiles on first use.)
 import torch
 
 from lif.exact.compiled import LANES
+from lif.exact.grid import spike_counts
 from lif.exact.max_voltage import max_voltage
 from lif.exact.smooth_max import smooth_max_voltage
 from lif.kernels import DoubleExponentialKernel
@@ -21,4 +22,5 @@ raster = torch.rand(LANES + 1, 20, 8, generator=generator) < 0.1
 for inputs in (spike_times, raster):
     v_max, _ = max_voltage(inputs, weights, kernel, dt=1.0, num_steps=20, backend="compiled")
     v_max.sum().backward()
+spike_counts(raster, dt=1.0, num_steps=20)
 smooth_max_voltage(spike_times, weights, kernel, dt=1.0, num_steps=20, beta=5.0, backend="compiled").sum().backward()

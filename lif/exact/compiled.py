@@ -412,5 +412,17 @@ def psp_at_step(steps, phases, query_step, table, per_input):
     return psp.transpose(0, 2, 1).copy()
 
 
+@numba.njit(parallel=True, **JIT)
+def raster_counts(raster):
+    """counts[b, i]: the spikes of afferent i in pattern b of a raster [B, L, N_in] (as uint8)."""
+    batch, num_steps, num_inputs = raster.shape
+    counts = np.zeros((batch, num_inputs), dtype=np.int64)
+    for b in numba.prange(batch):
+        for k in range(num_steps):
+            for i in range(num_inputs):
+                counts[b, i] += raster[b, k, i]
+    return counts
+
+
 def num_threads() -> int:
     return numba.get_num_threads()

@@ -20,6 +20,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from lif.exact import compiled
 from lif.kernels import ExponentialSumKernel
 
 
@@ -81,6 +82,8 @@ def spike_counts(inputs: Tensor, dt: float, num_steps: int) -> Tensor:
     phase but are not the pattern's own spikes and are not counted.
     """
     if is_raster(inputs):
+        if inputs.device.type == "cpu":  # torch's sum over the middle axis of bools: ~20x slower
+            return torch.from_numpy(compiled.raster_counts(inputs.contiguous().view(torch.uint8).numpy()))
         return inputs.sum(dim=1)
     positions = grid_positions(inputs if inputs.dim() == 3 else inputs.unsqueeze(-1), dt)
     inside = (positions >= 0) & (torch.ceil(positions) < num_steps)  # False for inf and NaN

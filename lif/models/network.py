@@ -44,7 +44,8 @@ from lif.kernels import ExponentialSumKernel
 from lif.models.activity import SpikeActivity
 from lif.models.readouts import check_readout, decision_threshold, read_out
 from lif.stepped.neuron import SpikingNeuron
-from lif.stepped.simulate import simulate
+from lif.stepped.projection import project
+from lif.stepped.layer import run_layer
 
 OUTPUTS = ("li", "spiking")
 LAYER_KEYS = ("size", "recurrent", "init_gain", "init_mean", "neuron")
@@ -103,7 +104,7 @@ class SpikingLayer(nn.Module):
 
     def forward(self, current: Tensor, direct: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """(spikes, voltages) [B, L, N] for input currents [B, L, N] of every step."""
-        return simulate(self.neuron, current, direct, self.recurrent_weight)
+        return run_layer(self.neuron, current, direct, self.recurrent_weight)
 
 
 class Network(nn.Module):
@@ -235,14 +236,14 @@ class Network(nn.Module):
         """A spiking layer's input currents [B, L, N] (and direct jumps) from the data (first) or the spikes below."""
         if first and not exact.is_raster(below):
             return neuron.drive(project_spike_times(below, weight, neuron.kernel(), self.num_steps, self.dt))
-        return below.to(weight.dtype) @ weight, None
+        return project(below, weight), None
 
     def filtered(self, below: Tensor, first: bool) -> Tensor:
         """The li output's voltage trace [B, L, O]: the input currents filtered by the kernel, exactly."""
         if first and not exact.is_raster(below):
             terms = project_spike_times(below, self.weight, self.kernel, self.num_steps, self.dt)
         else:
-            current = below.to(self.weight.dtype) @ self.weight
+            current = project(below, self.weight)
             terms = current.unsqueeze(-1).expand(*current.shape, len(self.kernel.time_constants))
         return exact.filter_currents(terms.transpose(1, 2), self.kernel, self.dt).transpose(1, 2) + self.v_rest
 

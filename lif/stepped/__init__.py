@@ -4,7 +4,10 @@
 - :mod:`lif.stepped.neuron`: what neurons share (time constants, threshold, reset);
 - :mod:`lif.stepped.lif`, :mod:`lif.stepped.cuba`, :mod:`lif.stepped.alif`: spiking neurons
   (the ``neuron`` group), :mod:`lif.stepped.li`: the non-spiking output;
-- :mod:`lif.stepped.simulate`: the time loop of a layer.
+- :mod:`lif.stepped.simulate`: the time loop of a layer (the reference);
+- :mod:`lif.stepped.layer`: a layer by its fastest exact path (the compiled scan on the CPU);
+- :mod:`lif.stepped.projection`: a layer's input currents, event-driven for spikes;
+- :mod:`lif.stepped.compiled`: the numba CPU kernels behind the last two.
 
 Each neuron module has Norse's shape: a state and a per-step constants NamedTuple, a pure step
 function, and a thin ``nn.Module`` holding the (optionally learnable) time constants. Decays

@@ -1,0 +1,23 @@
+"""``python -m lif.stepped``: compile the stepped core's CPU kernels into numba's disk cache (``make install`` runs it).
+
+Runs each neuron model's compiled scan forward and backward, and the event-driven projection,
+once in float32 on a tiny problem, so that a first ``make train`` trains instead of compiling.
+"""
+
+import torch
+
+from lif.stepped.alif import ALIF
+from lif.stepped.cuba import CUBA
+from lif.stepped.lif import LIF
+from lif.stepped.projection import EventDrivenProjection
+from lif.stepped.layer import run_layer
+
+generator = torch.Generator().manual_seed(0)
+current = torch.rand(2, 5, 3, generator=generator, requires_grad=True)
+for neuron in (LIF(), CUBA(), ALIF()):
+    direct = torch.zeros(2, 5, 3, requires_grad=True) if isinstance(neuron, CUBA) else None
+    spikes, voltages = run_layer(neuron, current, direct)
+    (spikes.sum() + voltages.sum()).backward()
+weight = torch.randn(3, 4, requires_grad=True)
+for inputs in (torch.rand(6, 3, generator=generator) < 0.5, (torch.rand(6, 3, generator=generator) < 0.5).float().requires_grad_()):
+    EventDrivenProjection.apply(inputs, weight).sum().backward()

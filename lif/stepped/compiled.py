@@ -1,0 +1,245 @@
+"""CPU kernels compiled with numba: a spiking layer's scan over time, its backward pass through
+time, and the event-driven projection of spikes. The tensor code that calls them:
+:mod:`lif.stepped.layer` and :mod:`lif.stepped.projection`.
+
+**Scan** (one pass forward over the grid, the patterns in parallel over the CPU's threads, the
+neurons of a step contiguous in memory so that each step is one vectorised sweep). For a batch
+of currents I[b, k, n] it runs, per neuron, the equations of :mod:`lif.stepped.lif`,
+:mod:`lif.stepped.cuba` and :mod:`lif.stepped.alif` (u measured from rest):
+
+    i[k] = d_s i[k-1] + I[k]                         (two-state models: cuba)
+    u[k] = d_m u'[k-1] + c i[k-1] + D[k]             (cuba; D: the jumps of off-grid spikes)
+    u[k] = d_m u'[k-1] + I[k]                        (lif, alif)
+    a[k] = d_a a[k-1] + s[k-1],  theta[k] = theta_0 + beta a[k]     (alif; else theta = theta_0)
+    s[k] = H(u[k] - theta[k]),   u'[k] = reset(u[k], s[k])
+    reset: subtract u - theta_0 s | zero u + (u_reset - u) s | none u
+
+in the same order of floating-point operations as the step functions, so that both give the
+same spikes. It writes s[k] and u[k] (before the reset; and a[k] for alif): the backward needs
+nothing else.
+
+**Backward** (one pass backward over the grid). With g[k] = surrogate'(u[k] - theta[k]) and
+the adjoints G_x = dL/dx of the loss L, from k = L-1 down to 0:
+
+    G_u'[k] = d_m G_u[k+1]
+    G_s[k]  = dL/ds[k] + G_a[k+1] + (not detached) dR/ds G_u'[k]
+    G_u[k]  = dL/du[k] + g[k] G_s[k] + dR/du G_u'[k]
+    G_a[k]  = d_a G_a[k+1] - beta g[k] G_s[k]                       (alif)
+    G_i[k]  = d_s G_i[k+1] + c G_u[k+1],   dL/dI[k] = G_i[k],  dL/dD[k] = G_u[k]     (cuba)
+    dL/dI[k] = G_u[k]                                                (lif, alif)
+
+with dR/du = 1 - s (zero) or 1, dR/ds = -theta_0 (subtract), u_reset - u (zero) or 0.
+
+**Projection** of spikes through weights W [N_in, N_out], event-driven: for each row r (a
+pattern at a step) only the inputs that spiked add their weight row,
+
+    out[r] = sum_{i: x[r, i] != 0} x[r, i] W[i]        dL/dW[i] = sum_{r: x[r, i] != 0} x[r, i] G[r]
+
+at a cost of (spikes x N_out) instead of the dense product's (rows x N_in x N_out).
+
+numba compiles each kernel once per argument types and caches the machine code on disk
+(``python -m lif.exact`` fills the cache at install). This module imports nothing of the package.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+JIT = dict(nogil=True, cache=True)
+
+# surrogate derivatives, by number (lif.stepped.surrogates has their formulas)
+FAST_SIGMOID, ATAN, SIGMOID, TRIANGLE, STRAIGHT_THROUGH = 0, 1, 2, 3, 4
+# resets
+SUBTRACT, ZERO, NONE = 0, 1, 2
+
+
+@numba.njit(inline="always", **JIT)
+def surrogate_derivative(kind, parameter, x, out):
+    """out[n] = g(x[n]) for the surrogate ``kind`` with its steepness (or width) ``parameter``."""
+    one = x.dtype.type(1.0)
+    if kind == FAST_SIGMOID:
+        for n in range(x.shape[0]):
+            denominator = one + parameter * abs(x[n])
+            out[n] = one / (denominator * denominator)
+    elif kind == ATAN:
+        scale = x.dtype.type(np.pi / 2) * parameter
+        half = parameter / x.dtype.type(2.0)
+        for n in range(x.shape[0]):
+            z = scale * x[n]
+            out[n] = half / (one + z * z)
+    elif kind == SIGMOID:
+        for n in range(x.shape[0]):
+            sigma = one / (one + np.exp(-parameter * x[n]))
+            out[n] = parameter * sigma * (one - sigma)
+    elif kind == TRIANGLE:
+        for n in range(x.shape[0]):
+            out[n] = max(x.dtype.type(0.0), one - abs(x[n]) / parameter)
+    else:
+        for n in range(x.shape[0]):
+            out[n] = one
+
+
+# Inside the parallel loops arrays are indexed element by element, never sliced: a slice is a new
+# array object whose reference count all threads update atomically (measured: 2-3x slower).
+
+
+@numba.njit(parallel=True, **JIT)
+def scan_forward(
+    current, direct, two_state, adaptive, decay_m, decay_s, coupling, decay_a, beta, threshold, reset, reset_level,
+    spikes, voltages, adaptation,
+):
+    """Fill spikes, voltages (u before the reset) and, adaptive, adaptation [B, L, N] from the
+    currents [B, L, N] (and the direct jumps, or an empty array)."""
+    batch, num_steps, size = current.shape
+    dtype = current.dtype
+    zero, one = dtype.type(0.0), dtype.type(1.0)
+    has_direct = direct.shape[0] > 0
+    for b in numba.prange(batch):
+        u = np.zeros(size, dtype=dtype)
+        synaptic = np.zeros(size, dtype=dtype)
+        a = np.zeros(size, dtype=dtype)
+        previous = np.zeros(size, dtype=dtype)
+        for k in range(num_steps):
+            if two_state:
+                for n in range(size):
+                    voltages[b, k, n] = decay_m * u[n] + coupling * synaptic[n]
+                if has_direct:
+                    for n in range(size):
+                        voltages[b, k, n] = voltages[b, k, n] + direct[b, k, n]
+                for n in range(size):
+                    synaptic[n] = decay_s * synaptic[n] + current[b, k, n]
+            else:
+                for n in range(size):
+                    voltages[b, k, n] = decay_m * u[n] + current[b, k, n]
+            if adaptive:
+                for n in range(size):
+                    a[n] = decay_a * a[n] + previous[n]
+                    adaptation[b, k, n] = a[n]
+                    spike = one if voltages[b, k, n] - (threshold + beta * a[n]) >= zero else zero
+                    spikes[b, k, n] = spike
+                    previous[n] = spike
+            else:
+                for n in range(size):
+                    spikes[b, k, n] = one if voltages[b, k, n] - threshold >= zero else zero
+            if reset == SUBTRACT:
+                for n in range(size):
+                    u[n] = voltages[b, k, n] - threshold * spikes[b, k, n]
+            elif reset == ZERO:
+                for n in range(size):
+                    u[n] = voltages[b, k, n] + (reset_level - voltages[b, k, n]) * spikes[b, k, n]
+            else:
+                for n in range(size):
+                    u[n] = voltages[b, k, n]
+
+
+@numba.njit(parallel=True, **JIT)
+def scan_backward(
+    grad_spikes, grad_voltages, spikes, voltages, adaptation, two_state, adaptive, decay_m, decay_s, coupling, decay_a,
+    beta, threshold, reset, reset_level, detach_reset, surrogate, surrogate_parameter, grad_current, grad_direct,
+):
+    """Fill grad_current (and, two-state with direct jumps, grad_direct) [B, L, N] from the
+    gradients of the spikes and voltages (an empty grad_voltages: zero) and the forward's outputs."""
+    batch, num_steps, size = voltages.shape
+    dtype = voltages.dtype
+    one = dtype.type(1.0)
+    has_voltage_gradient = grad_voltages.shape[0] > 0
+    has_direct = grad_direct.shape[0] > 0
+    for b in numba.prange(batch):
+        grad_u_next = np.zeros(size, dtype=dtype)  # dL/du[k+1]
+        grad_synaptic_next = np.zeros(size, dtype=dtype)  # dL/di[k+1]
+        grad_a_next = np.zeros(size, dtype=dtype)  # dL/da[k+1]
+        excess = np.empty(size, dtype=dtype)
+        slope = np.empty(size, dtype=dtype)
+        grad_s = np.empty(size, dtype=dtype)
+        for k in range(num_steps - 1, -1, -1):
+            if adaptive:
+                for n in range(size):
+                    excess[n] = voltages[b, k, n] - (threshold + beta * adaptation[b, k, n])
+            else:
+                for n in range(size):
+                    excess[n] = voltages[b, k, n] - threshold
+            surrogate_derivative(surrogate, surrogate_parameter, excess, slope)
+            for n in range(size):
+                grad_s[n] = grad_spikes[b, k, n]
+            if adaptive:
+                for n in range(size):
+                    grad_s[n] += grad_a_next[n]
+            if not detach_reset:
+                if reset == SUBTRACT:
+                    for n in range(size):
+                        grad_s[n] -= threshold * (decay_m * grad_u_next[n])
+                elif reset == ZERO:
+                    for n in range(size):
+                        grad_s[n] += (reset_level - voltages[b, k, n]) * (decay_m * grad_u_next[n])
+            if two_state:
+                for n in range(size):
+                    grad_synaptic_next[n] = decay_s * grad_synaptic_next[n] + coupling * grad_u_next[n]
+                    grad_current[b, k, n] = grad_synaptic_next[n]
+            if adaptive:
+                for n in range(size):
+                    grad_a_next[n] = decay_a * grad_a_next[n] - beta * slope[n] * grad_s[n]
+            if reset == ZERO:
+                for n in range(size):
+                    grad_u_next[n] = slope[n] * grad_s[n] + decay_m * grad_u_next[n] * (one - spikes[b, k, n])
+            else:
+                for n in range(size):
+                    grad_u_next[n] = slope[n] * grad_s[n] + decay_m * grad_u_next[n]
+            if has_voltage_gradient:
+                for n in range(size):
+                    grad_u_next[n] += grad_voltages[b, k, n]
+            if two_state:
+                if has_direct:
+                    for n in range(size):
+                        grad_direct[b, k, n] = grad_u_next[n]
+            else:
+                for n in range(size):
+                    grad_current[b, k, n] = grad_u_next[n]
+
+
+@numba.njit(parallel=True, **JIT)
+def project_forward(inputs, weight, out):
+    """out[r] = sum over the nonzero x[r, i] of x[r, i] W[i], for inputs [R, N_in] (bool or float)."""
+    rows, num_inputs = inputs.shape
+    num_outputs = weight.shape[1]
+    for r in numba.prange(rows):
+        for j in range(num_outputs):
+            out[r, j] = 0
+        for i in range(num_inputs):
+            value = inputs[r, i]
+            if value != 0:
+                if value == 1:
+                    for j in range(num_outputs):
+                        out[r, j] += weight[i, j]
+                else:
+                    for j in range(num_outputs):
+                        out[r, j] += value * weight[i, j]
+
+
+@numba.njit(parallel=True, **JIT)
+def project_weight_gradient(inputs, grad_out, num_chunks):
+    """dL/dW [N_in, N_out] = sum over the nonzero x[r, i] of x[r, i] G[r]: each of ``num_chunks``
+    blocks of rows accumulates its own copy (no two threads write the same memory), then the sum."""
+    rows, num_inputs = inputs.shape
+    num_outputs = grad_out.shape[1]
+    partial = np.zeros((num_chunks, num_inputs, num_outputs), dtype=grad_out.dtype)
+    per_chunk = (rows + num_chunks - 1) // num_chunks
+    for chunk in numba.prange(num_chunks):
+        for r in range(chunk * per_chunk, min(rows, (chunk + 1) * per_chunk)):
+            for i in range(num_inputs):
+                value = inputs[r, i]
+                if value != 0:
+                    if value == 1:
+                        for j in range(num_outputs):
+                            partial[chunk, i, j] += grad_out[r, j]
+                    else:
+                        for j in range(num_outputs):
+                            partial[chunk, i, j] += value * grad_out[r, j]
+    result = partial[0].copy()
+    for chunk in range(1, num_chunks):
+        result += partial[chunk]
+    return result
+
+
+def num_threads() -> int:
+    return numba.get_num_threads()

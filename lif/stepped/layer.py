@@ -1,0 +1,158 @@
+"""Run a spiking layer over the grid by the fastest exact path: the compiled scan or the time loop.
+
+:func:`run_layer` returns the same spikes [B, L, N] and voltages V[k] = v_rest + u[k] (before the
+reset) as :func:`lif.stepped.simulate.simulate`, the plain time loop that is its reference, and
+the same gradients. On the CPU, for the built-in neurons (``lif``, ``cuba``, ``alif``) and
+surrogates with fixed time constants, it runs the compiled forward scan and its backward through
+time (:mod:`lif.stepped.compiled`): one pass each way, keeping only the spikes and voltages (and
+ALIF's adaptation) for the backward instead of autograd's dozen tensors per step. Other
+devices (CUDA), learnable time constants, recurrent layers and user-defined surrogates take the
+time loop.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from lif.stepped import compiled
+from lif.stepped.alif import ALIFDynamics
+from lif.stepped.cuba import CUBADynamics
+from lif.stepped.lif import LIFDynamics
+from lif.stepped.neuron import Neuron
+from lif.stepped.simulate import simulate
+from lif.stepped.surrogates import Atan, FastSigmoid, Sigmoid, StraightThrough, Surrogate, Triangle
+
+RESETS = {"subtract": compiled.SUBTRACT, "zero": compiled.ZERO, "none": compiled.NONE}
+
+
+class ScanConstants(NamedTuple):
+    """A layer's step constants as the compiled kernels take them (numbers in the currents' dtype)."""
+
+    two_state: bool
+    adaptive: bool
+    decay_m: float
+    decay_s: float
+    coupling: float
+    decay_a: float
+    beta: float
+    threshold: float
+    reset: int
+    reset_level: float
+    detach_reset: bool
+    surrogate: int
+    surrogate_parameter: float
+
+
+def surrogate_form(surrogate: Surrogate) -> tuple[int, float] | None:
+    """(number, parameter) of a built-in surrogate in :mod:`lif.stepped.compiled`; None for any other."""
+    forms = {
+        FastSigmoid: lambda: (compiled.FAST_SIGMOID, surrogate.slope),
+        Atan: lambda: (compiled.ATAN, surrogate.alpha),
+        Sigmoid: lambda: (compiled.SIGMOID, surrogate.slope),
+        Triangle: lambda: (compiled.TRIANGLE, surrogate.width),
+        StraightThrough: lambda: (compiled.STRAIGHT_THROUGH, 1.0),
+    }
+    form = forms.get(type(surrogate))
+    return form() if form is not None else None
+
+
+def scan_constants(neuron: Neuron) -> ScanConstants | None:
+    """The compiled scan's constants for ``neuron``, or None where only the time loop applies."""
+    if not neuron.spiking or neuron.learn_tau:
+        return None
+    dynamics = neuron.dynamics()
+    adaptive = isinstance(dynamics, ALIFDynamics)
+    membrane = dynamics.membrane if adaptive else dynamics
+    if isinstance(membrane, CUBADynamics):
+        integration = membrane.integration
+        decays = (integration.decay_m, integration.decay_s, integration.coupling)
+    elif isinstance(membrane, LIFDynamics):
+        decays = (membrane.decay_m, 0.0, 0.0)
+    else:
+        return None
+    form = surrogate_form(membrane.surrogate)
+    if form is None:
+        return None
+    firing = membrane.firing
+    # an infinite threshold never fires: no reset (and no inf * 0 in it)
+    reset = RESETS[firing.reset] if math.isfinite(firing.threshold) or firing.reset != "subtract" else compiled.NONE
+    return ScanConstants(
+        isinstance(membrane, CUBADynamics), adaptive, *(float(value) for value in decays),
+        float(dynamics.decay_a) if adaptive else 0.0, float(dynamics.beta) if adaptive else 0.0,
+        firing.threshold, reset, firing.reset_level, firing.detach_reset, *form,
+    )
+
+
+def typed(constants: ScanConstants, dtype: np.dtype) -> tuple:
+    """The constants as the kernels' arguments: flags as they are, numbers in the currents' dtype
+    (so that float32 currents are stepped in float32 arithmetic, as the time loop steps them)."""
+    return tuple(value if isinstance(value, (bool, int)) else dtype.type(value) for value in constants)
+
+
+def empty_like_batch(array: np.ndarray) -> np.ndarray:
+    """An empty stand-in (shape [0, ...]) for an absent optional array."""
+    return np.empty((0,) * array.ndim, dtype=array.dtype)
+
+
+class CompiledScan(torch.autograd.Function):
+    """(spikes, voltages from rest) of currents [B, L, N] and direct jumps, compiled forward and backward."""
+
+    @staticmethod
+    def forward(ctx, current: Tensor, direct: Tensor | None, constants: ScanConstants):
+        current_array = current.detach().contiguous().numpy()
+        args = typed(constants, current_array.dtype)
+        # only the two-state membrane takes direct jumps (a single exponential's spikes are exact on the grid)
+        has_direct = direct is not None and constants.two_state
+        direct_array = direct.detach().contiguous().numpy() if has_direct else empty_like_batch(current_array)
+        spikes, voltages = torch.empty_like(current), torch.empty_like(current)
+        adaptation = torch.empty_like(current) if constants.adaptive else current.new_empty((0, 0, 0))
+        compiled.scan_forward(
+            current_array, direct_array, *args[:10], spikes.numpy(), voltages.numpy(), adaptation.numpy()
+        )
+        ctx.constants = constants
+        ctx.has_direct = has_direct
+        ctx.save_for_backward(spikes, voltages, adaptation)
+        return spikes, voltages
+
+    @staticmethod
+    def backward(ctx, grad_spikes: Tensor | None, grad_voltages: Tensor | None):
+        spikes, voltages = ctx.saved_tensors[:2]
+        adaptation = ctx.saved_tensors[2]
+        constants = ctx.constants
+        if grad_spikes is None:
+            grad_spikes = torch.zeros_like(spikes)
+        voltage_array = voltages.numpy()
+        grad_voltage_array = (
+            grad_voltages.contiguous().numpy() if grad_voltages is not None else empty_like_batch(voltage_array)
+        )
+        grad_current = torch.empty_like(voltages)
+        grad_direct = torch.empty_like(voltages) if ctx.has_direct else voltages.new_empty((0, 0, 0))
+        compiled.scan_backward(
+            grad_spikes.contiguous().numpy(), grad_voltage_array, spikes.numpy(), voltage_array, adaptation.numpy(),
+            *typed(constants, voltage_array.dtype), grad_current.numpy(), grad_direct.numpy(),
+        )
+        return grad_current, (grad_direct if ctx.has_direct else None), None
+
+
+def compiled_constants(neuron: Neuron, current: Tensor, recurrent_weight: Tensor | None) -> ScanConstants | None:
+    """The compiled scan's constants when it applies to this layer and input, else None."""
+    if current.device.type != "cpu" or current.dtype not in (torch.float32, torch.float64) or recurrent_weight is not None:
+        return None
+    return scan_constants(neuron)
+
+
+def run_layer(
+    neuron: Neuron, current: Tensor, direct: Tensor | None = None, recurrent_weight: Tensor | None = None
+) -> tuple[Tensor | None, Tensor]:
+    """(spikes [B, L, N] or None, voltages [B, L, N]) of a layer driven by currents [B, L, N]:
+    the compiled scan where it applies, else the time loop (:func:`lif.stepped.simulate.simulate`)."""
+    constants = compiled_constants(neuron, current, recurrent_weight)
+    if constants is None:
+        return simulate(neuron, current, direct, recurrent_weight)
+    spikes, voltages = CompiledScan.apply(current, direct, constants)
+    return spikes, (voltages + neuron.v_rest if neuron.v_rest else voltages)

@@ -1,0 +1,141 @@
+"""The compiled scan (lif.stepped.layer) equals the plain time loop: spikes, voltages and gradients,
+for every neuron model, reset, surrogate and edge case of the input."""
+
+import pytest
+import torch
+
+from lif.stepped import compiled
+from lif.stepped.alif import ALIF
+from lif.stepped.cuba import CUBA
+from lif.stepped.li import LI
+from lif.stepped.lif import LIF
+from lif.stepped.layer import compiled_constants, run_layer
+from lif.stepped.simulate import simulate
+from lif.stepped.surrogates import Atan, FastSigmoid, Sigmoid, StraightThrough, Surrogate, Triangle
+
+NEURONS = {
+    "lif": lambda **settings: LIF(tau_m=8.0, **settings),
+    "cuba": lambda **settings: CUBA(tau_m=8.0, tau_s=2.0, **settings),
+    "alif": lambda **settings: ALIF(tau_m=8.0, tau_a=30.0, beta=0.4, **settings),
+}
+SURROGATES = [FastSigmoid(slope=5.0), Atan(alpha=2.0), Sigmoid(slope=4.0), Triangle(width=0.8), StraightThrough()]
+
+
+def currents(kind: str, shape=(4, 50, 9), dtype=torch.float64, seed=0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    batch, steps, size = shape
+    if kind == "random":  # some neurons fire often, some rarely
+        return torch.rand(shape, generator=generator, dtype=dtype) * torch.linspace(0.1, 1.2, size, dtype=dtype)
+    current = torch.zeros(shape, dtype=dtype)
+    if kind == "all":  # every neuron fires at every step
+        current += 5.0
+    elif kind == "first_and_last":  # one strong input at the first and at the last step only
+        current[:, 0] = 5.0
+        current[:, -1] = 5.0
+    return current  # "none": no input, no spikes
+
+
+def loop_and_compiled(neuron, current, direct=None, seed=1):
+    """(spikes, voltages, gradients) of a random linear loss, by the time loop and by run_layer."""
+    generator = torch.Generator().manual_seed(seed)
+    weigh_spikes = torch.randn(current.shape, generator=generator, dtype=current.dtype)
+    weigh_voltages = torch.randn(current.shape, generator=generator, dtype=current.dtype)
+    results = []
+    for run in (simulate, run_layer):
+        inputs = [current.clone().requires_grad_()] + ([direct.clone().requires_grad_()] if direct is not None else [])
+        spikes, voltages = run(neuron, *inputs)
+        loss = (spikes * weigh_spikes).sum() + (voltages * weigh_voltages).sum()
+        results.append((spikes, voltages, torch.autograd.grad(loss, inputs)))
+    return results
+
+
+def assert_same(loop, fast):
+    (loop_spikes, loop_voltages, loop_gradients), (spikes, voltages, gradients) = loop, fast
+    assert torch.equal(spikes, loop_spikes)
+    torch.testing.assert_close(voltages, loop_voltages, rtol=0, atol=0)
+    for gradient, loop_gradient in zip(gradients, loop_gradients):
+        torch.testing.assert_close(gradient, loop_gradient, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("surrogate", SURROGATES, ids=lambda surrogate: surrogate.name)
+@pytest.mark.parametrize("detach_reset", [True, False])
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+@pytest.mark.parametrize("model", NEURONS)
+def test_compiled_scan_equals_the_time_loop(model, reset, detach_reset, surrogate):
+    neuron = NEURONS[model](reset=reset, detach_reset=detach_reset, surrogate=surrogate, v_reset=-0.3).double()
+    current = currents("random")
+    assert compiled_constants(neuron, current, None) is not None  # the compiled path is the one tested
+    loop, fast = loop_and_compiled(neuron, current)
+    assert 0.02 < loop[0].mean() < 0.9  # the test sees spikes and silences
+    assert_same(loop, fast)
+
+
+@pytest.mark.parametrize("kind", ["none", "all", "first_and_last"])
+@pytest.mark.parametrize("model", NEURONS)
+def test_compiled_scan_equals_the_time_loop_on_edge_inputs(model, kind):
+    neuron = NEURONS[model](detach_reset=False).double()
+    loop, fast = loop_and_compiled(neuron, currents(kind))
+    expected_spikes = {"none": 0, "all": None, "first_and_last": None}[kind]
+    if expected_spikes is not None:
+        assert loop[0].sum() == expected_spikes
+    if kind == "first_and_last":  # (cuba's membrane sees the current one step late)
+        assert loop[0][:, :2].any(dim=1).all()
+    assert_same(loop, fast)
+
+
+def test_cuba_direct_jumps_and_resting_level_in_the_compiled_scan():
+    neuron = CUBA(tau_m=8.0, tau_s=2.0, v_rest=-0.5, v_th=0.5).double()
+    current = currents("random")
+    direct = currents("random", seed=5) * 0.3
+    loop, fast = loop_and_compiled(neuron, current, direct)
+    assert len(fast[2]) == 2 and fast[2][1].abs().sum() > 0  # the direct jumps get their gradient
+    assert_same(loop, fast)
+
+
+@pytest.mark.parametrize("model", NEURONS)
+def test_compiled_scan_in_float32_gives_the_loops_spikes(model):
+    neuron = NEURONS[model]()
+    current = currents("random", shape=(8, 120, 32), dtype=torch.float32)
+    loop, fast = loop_and_compiled(neuron, current)
+    # the same float32 operations in the same order: identical spikes and voltages
+    assert torch.equal(fast[0], loop[0])
+    torch.testing.assert_close(fast[1], loop[1], rtol=0, atol=0)
+    torch.testing.assert_close(fast[2][0], loop[2][0], rtol=1e-5, atol=1e-5)
+
+
+class Custom(Surrogate):
+    name = "custom"
+
+    def derivative(self, x):
+        return torch.exp(-x.abs())
+
+
+@pytest.mark.parametrize(
+    "neuron, why",
+    [
+        (LIF(tau_m=8.0, learn_tau=True), "learnable time constants"),
+        (LIF(tau_m=8.0, surrogate=Custom()), "a user-defined surrogate"),
+        (LI(tau_m=8.0, tau_s=2.0), "a non-spiking neuron"),
+    ],
+)
+def test_the_time_loop_runs_what_the_compiled_scan_does_not_cover(neuron, why):
+    current = currents("random", dtype=torch.float32)
+    assert compiled_constants(neuron, current, None) is None, why
+    spikes, voltages = run_layer(neuron, current)
+    loop_spikes, loop_voltages = simulate(neuron, current)
+    assert (spikes is None and loop_spikes is None) or torch.equal(spikes, loop_spikes)
+    assert torch.equal(voltages, loop_voltages)
+
+
+def test_the_compiled_scan_is_not_used_for_integer_currents_or_recurrent_layers():
+    neuron = LIF(tau_m=8.0)
+    assert compiled_constants(neuron, torch.zeros(1, 2, 3, dtype=torch.float16), None) is None
+    assert compiled_constants(neuron, torch.zeros(1, 2, 3), torch.zeros(3, 3)) is None
+
+
+def test_an_infinite_threshold_never_fires_nor_resets_in_the_compiled_scan():
+    neuron = CUBA(tau_m=8.0, tau_s=2.0, v_th=float("inf")).double()
+    assert compiled_constants(neuron, currents("random"), None).reset == compiled.NONE
+    loop, fast = loop_and_compiled(neuron, currents("random"))
+    assert fast[0].sum() == 0
+    assert_same(loop, fast)

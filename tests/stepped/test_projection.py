@@ -1,0 +1,72 @@
+"""The event-driven projection (lif.stepped.projection) equals the dense product: currents and gradients."""
+
+import pytest
+import torch
+
+from lif.stepped import projection
+from lif.stepped.projection import EVENT_DRIVEN_BELOW, EventDrivenProjection, event_driven, project
+
+
+def raster(kind: str, shape=(3, 40, 25), rate=0.05, seed=0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    spikes = torch.rand(shape, generator=generator) < rate
+    if kind == "none":
+        spikes[:] = False
+    elif kind == "all":
+        spikes[:] = True
+    elif kind == "first_and_last":
+        spikes[:] = False
+        spikes[:, 0] = spikes[:, -1] = True
+    return spikes
+
+
+def dense_and_event_driven(inputs, weight):
+    """(currents, weight gradient, input gradient or None) by the dense product and by the kernel."""
+    generator = torch.Generator().manual_seed(7)
+    weigh = torch.randn(*inputs.shape[:-1], weight.shape[1], generator=generator, dtype=weight.dtype)
+    results = []
+    for run in ("dense", "event_driven"):
+        w = weight.clone().requires_grad_()
+        x = inputs.clone().requires_grad_() if inputs.is_floating_point() else inputs
+        if run == "dense":
+            out = x.to(w.dtype) @ w
+        else:
+            out = EventDrivenProjection.apply(x.reshape(-1, x.shape[-1]), w).reshape(out.shape)
+        wanted = [w] + ([x] if x.requires_grad else [])
+        gradients = torch.autograd.grad((out * weigh).sum(), wanted)
+        results.append((out, *gradients))
+    return results
+
+
+@pytest.mark.parametrize("kind", ["random", "none", "all", "first_and_last"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_event_driven_projection_of_a_raster_equals_the_dense_product(kind, dtype):
+    weight = torch.randn(25, 11, generator=torch.Generator().manual_seed(1), dtype=dtype)
+    (dense, dense_grad), (fast, fast_grad) = dense_and_event_driven(raster(kind), weight)
+    tolerance = 1e-12 if dtype == torch.float64 else 1e-5
+    torch.testing.assert_close(fast, dense, rtol=tolerance, atol=tolerance)
+    torch.testing.assert_close(fast_grad, dense_grad, rtol=tolerance, atol=tolerance)
+
+
+def test_event_driven_projection_of_dropped_out_spikes_equals_the_dense_product():
+    # hidden spikes after dropout: 0, or 1/(1-p); the gradient also flows back to the spikes
+    spikes = raster("random", rate=0.2).double() * torch.nn.functional.dropout(torch.ones(3, 40, 25, dtype=torch.float64), 0.5)
+    weight = torch.randn(25, 6, dtype=torch.float64)
+    (dense, dense_w, dense_x), (fast, fast_w, fast_x) = dense_and_event_driven(spikes, weight)
+    assert set(spikes.unique().tolist()) == {0.0, 2.0}
+    torch.testing.assert_close(fast, dense)
+    torch.testing.assert_close(fast_w, dense_w)
+    torch.testing.assert_close(fast_x, dense_x)
+
+
+def test_project_takes_the_event_driven_path_for_sparse_spikes_and_the_product_otherwise(monkeypatch):
+    weight = torch.randn(25, 4)
+    sparse, dense = raster("random", rate=0.01), raster("random", rate=0.5)
+    assert event_driven(sparse, weight) and not event_driven(dense, weight)
+    assert not event_driven(sparse.double(), weight)  # a dtype the kernel does not take with these weights
+    calls = []
+    monkeypatch.setattr(projection.EventDrivenProjection, "apply", lambda *args: calls.append(1) or args[0].float() @ args[1])
+    for inputs in (sparse, dense):
+        torch.testing.assert_close(project(inputs, weight), inputs.float() @ weight)
+    assert len(calls) == 1
+    assert 0 < EVENT_DRIVEN_BELOW < 1
