@@ -18,6 +18,9 @@ for neuron in (LIF(), CUBA(), ALIF()):
     direct = torch.zeros(2, 5, 3, requires_grad=True) if isinstance(neuron, CUBA) else None
     spikes, voltages = run_layer(neuron, current, direct)
     (spikes.sum() + voltages.sum()).backward()
+recurrent = torch.randn(3, 3, requires_grad=True)
+spikes, voltages = run_layer(LIF(), current, None, recurrent)
+(spikes.sum() + voltages.sum()).backward()
 weight = torch.randn(3, 4, requires_grad=True)
 for inputs in (torch.rand(6, 3, generator=generator) < 0.5, (torch.rand(6, 3, generator=generator) < 0.5).float().requires_grad_()):
     EventDrivenProjection.apply(inputs, weight).sum().backward()

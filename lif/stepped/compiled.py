@@ -29,6 +29,9 @@ the adjoints G_x = dL/dx of the loss L, from k = L-1 down to 0:
     dL/dI[k] = G_u[k]                                                (lif, alif)
 
 with dR/du = 1 - s (zero) or 1, dR/ds = -theta_0 (subtract), u_reset - u (zero) or 0.
+A recurrent layer's input is I[k] + s[k-1] @ R, added in the scan one row of R per spike of
+the step before; backward, dL/ds[k-1] gains R dL/dI[k] (dense: every surrogate is nonzero) and
+dL/dR gains s[k-1]^T dL/dI[k], one row per spike.
 
 **Projection** of spikes through weights W [N_in, N_out], event-driven: for each row r (a
 pattern at a step) only the inputs that spiked add their weight row,
@@ -86,21 +89,38 @@ def surrogate_derivative(kind, parameter, x, out):
 
 @numba.njit(parallel=True, **JIT)
 def scan_forward(
-    current, direct, two_state, adaptive, decay_m, decay_s, coupling, decay_a, beta, threshold, reset, reset_level,
-    spikes, voltages, adaptation,
+    current, direct, recurrent, two_state, adaptive, decay_m, decay_s, coupling, decay_a, beta, threshold, reset,
+    reset_level, spikes, voltages, adaptation,
 ):
     """Fill spikes, voltages (u before the reset) and, adaptive, adaptation [B, L, N] from the
-    currents [B, L, N] (and the direct jumps, or an empty array)."""
+    currents [B, L, N] (and the direct jumps, or an empty array), plus, with recurrent weights
+    R [N, N] (or an empty array), the recurrent input s[k-1] @ R, one row of R per spike."""
     batch, num_steps, size = current.shape
     dtype = current.dtype
     zero, one = dtype.type(0.0), dtype.type(1.0)
     has_direct = direct.shape[0] > 0
+    has_recurrent = recurrent.shape[0] > 0
     for b in numba.prange(batch):
         u = np.zeros(size, dtype=dtype)
         synaptic = np.zeros(size, dtype=dtype)
         a = np.zeros(size, dtype=dtype)
         previous = np.zeros(size, dtype=dtype)
+        drive = np.empty(size, dtype=dtype)
+        feedback = np.empty(size, dtype=dtype)
         for k in range(num_steps):
+            if has_recurrent:
+                for n in range(size):
+                    feedback[n] = zero
+                if k > 0:
+                    for m in range(size):
+                        if spikes[b, k - 1, m] != zero:
+                            for n in range(size):
+                                feedback[n] += recurrent[m, n]
+                for n in range(size):
+                    drive[n] = current[b, k, n] + feedback[n]
+            else:
+                for n in range(size):
+                    drive[n] = current[b, k, n]
             if two_state:
                 for n in range(size):
                     voltages[b, k, n] = decay_m * u[n] + coupling * synaptic[n]
@@ -108,10 +128,10 @@ def scan_forward(
                     for n in range(size):
                         voltages[b, k, n] = voltages[b, k, n] + direct[b, k, n]
                 for n in range(size):
-                    synaptic[n] = decay_s * synaptic[n] + current[b, k, n]
+                    synaptic[n] = decay_s * synaptic[n] + drive[n]
             else:
                 for n in range(size):
-                    voltages[b, k, n] = decay_m * u[n] + current[b, k, n]
+                    voltages[b, k, n] = decay_m * u[n] + drive[n]
             if adaptive:
                 for n in range(size):
                     a[n] = decay_a * a[n] + previous[n]
@@ -135,66 +155,92 @@ def scan_forward(
 
 @numba.njit(parallel=True, **JIT)
 def scan_backward(
-    grad_spikes, grad_voltages, spikes, voltages, adaptation, two_state, adaptive, decay_m, decay_s, coupling, decay_a,
-    beta, threshold, reset, reset_level, detach_reset, surrogate, surrogate_parameter, grad_current, grad_direct,
+    grad_spikes, grad_voltages, spikes, voltages, adaptation, recurrent_transposed, two_state, adaptive, decay_m,
+    decay_s, coupling, decay_a, beta, threshold, reset, reset_level, detach_reset, surrogate, surrogate_parameter,
+    grad_current, grad_direct, num_chunks,
 ):
     """Fill grad_current (and, two-state with direct jumps, grad_direct) [B, L, N] from the
-    gradients of the spikes and voltages (an empty grad_voltages: zero) and the forward's outputs."""
+    gradients of the spikes and voltages (an empty grad_voltages: zero) and the forward's outputs,
+    with the recurrent weights transposed, R^T [N, N] (or an empty array); return the gradient of
+    the recurrent weights (each of ``num_chunks`` blocks of patterns accumulates its own, then
+    the sum; [0, 0] without them)."""
     batch, num_steps, size = voltages.shape
     dtype = voltages.dtype
-    one = dtype.type(1.0)
+    zero, one = dtype.type(0.0), dtype.type(1.0)
     has_voltage_gradient = grad_voltages.shape[0] > 0
     has_direct = grad_direct.shape[0] > 0
-    for b in numba.prange(batch):
-        grad_u_next = np.zeros(size, dtype=dtype)  # dL/du[k+1]
-        grad_synaptic_next = np.zeros(size, dtype=dtype)  # dL/di[k+1]
-        grad_a_next = np.zeros(size, dtype=dtype)  # dL/da[k+1]
-        excess = np.empty(size, dtype=dtype)
-        slope = np.empty(size, dtype=dtype)
-        grad_s = np.empty(size, dtype=dtype)
-        for k in range(num_steps - 1, -1, -1):
-            if adaptive:
-                for n in range(size):
-                    excess[n] = voltages[b, k, n] - (threshold + beta * adaptation[b, k, n])
-            else:
-                for n in range(size):
-                    excess[n] = voltages[b, k, n] - threshold
-            surrogate_derivative(surrogate, surrogate_parameter, excess, slope)
-            for n in range(size):
-                grad_s[n] = grad_spikes[b, k, n]
-            if adaptive:
-                for n in range(size):
-                    grad_s[n] += grad_a_next[n]
-            if not detach_reset:
-                if reset == SUBTRACT:
+    has_recurrent = recurrent_transposed.shape[0] > 0
+    recurrent_size = size if has_recurrent else 0
+    partial = np.zeros((num_chunks, recurrent_size, recurrent_size), dtype=dtype)
+    per_chunk = (batch + num_chunks - 1) // num_chunks
+    for chunk in numba.prange(num_chunks):
+        for b in range(chunk * per_chunk, min(batch, (chunk + 1) * per_chunk)):
+            grad_u_next = np.zeros(size, dtype=dtype)  # dL/du[k+1]
+            grad_synaptic_next = np.zeros(size, dtype=dtype)  # dL/di[k+1]
+            grad_a_next = np.zeros(size, dtype=dtype)  # dL/da[k+1]
+            grad_feedback = np.zeros(size, dtype=dtype)  # dL/ds[k] through the recurrent input of step k+1
+            excess = np.empty(size, dtype=dtype)
+            slope = np.empty(size, dtype=dtype)
+            grad_s = np.empty(size, dtype=dtype)
+            for k in range(num_steps - 1, -1, -1):
+                if adaptive:
                     for n in range(size):
-                        grad_s[n] -= threshold * (decay_m * grad_u_next[n])
-                elif reset == ZERO:
+                        excess[n] = voltages[b, k, n] - (threshold + beta * adaptation[b, k, n])
+                else:
                     for n in range(size):
-                        grad_s[n] += (reset_level - voltages[b, k, n]) * (decay_m * grad_u_next[n])
-            if two_state:
+                        excess[n] = voltages[b, k, n] - threshold
+                surrogate_derivative(surrogate, surrogate_parameter, excess, slope)
                 for n in range(size):
-                    grad_synaptic_next[n] = decay_s * grad_synaptic_next[n] + coupling * grad_u_next[n]
-                    grad_current[b, k, n] = grad_synaptic_next[n]
-            if adaptive:
-                for n in range(size):
-                    grad_a_next[n] = decay_a * grad_a_next[n] - beta * slope[n] * grad_s[n]
-            if reset == ZERO:
-                for n in range(size):
-                    grad_u_next[n] = slope[n] * grad_s[n] + decay_m * grad_u_next[n] * (one - spikes[b, k, n])
-            else:
-                for n in range(size):
-                    grad_u_next[n] = slope[n] * grad_s[n] + decay_m * grad_u_next[n]
-            if has_voltage_gradient:
-                for n in range(size):
-                    grad_u_next[n] += grad_voltages[b, k, n]
-            if two_state:
-                if has_direct:
+                    grad_s[n] = grad_spikes[b, k, n] + grad_feedback[n]
+                if adaptive:
                     for n in range(size):
-                        grad_direct[b, k, n] = grad_u_next[n]
-            else:
-                for n in range(size):
-                    grad_current[b, k, n] = grad_u_next[n]
+                        grad_s[n] += grad_a_next[n]
+                if not detach_reset:
+                    if reset == SUBTRACT:
+                        for n in range(size):
+                            grad_s[n] -= threshold * (decay_m * grad_u_next[n])
+                    elif reset == ZERO:
+                        for n in range(size):
+                            grad_s[n] += (reset_level - voltages[b, k, n]) * (decay_m * grad_u_next[n])
+                if two_state:
+                    for n in range(size):
+                        grad_synaptic_next[n] = decay_s * grad_synaptic_next[n] + coupling * grad_u_next[n]
+                        grad_current[b, k, n] = grad_synaptic_next[n]
+                if adaptive:
+                    for n in range(size):
+                        grad_a_next[n] = decay_a * grad_a_next[n] - beta * slope[n] * grad_s[n]
+                if reset == ZERO:
+                    for n in range(size):
+                        grad_u_next[n] = slope[n] * grad_s[n] + decay_m * grad_u_next[n] * (one - spikes[b, k, n])
+                else:
+                    for n in range(size):
+                        grad_u_next[n] = slope[n] * grad_s[n] + decay_m * grad_u_next[n]
+                if has_voltage_gradient:
+                    for n in range(size):
+                        grad_u_next[n] += grad_voltages[b, k, n]
+                if two_state:
+                    if has_direct:
+                        for n in range(size):
+                            grad_direct[b, k, n] = grad_u_next[n]
+                else:
+                    for n in range(size):
+                        grad_current[b, k, n] = grad_u_next[n]
+                if has_recurrent and k > 0:  # the drive of step k took s[k-1] @ R
+                    # dL/ds[k-1] = R @ G[k], as a sum of R^T's rows (a dot product per row would not vectorise)
+                    for m in range(size):
+                        grad_feedback[m] = zero
+                    for n in range(size):
+                        gradient = grad_current[b, k, n]
+                        for m in range(size):
+                            grad_feedback[m] += recurrent_transposed[n, m] * gradient
+                    for m in range(size):
+                        if spikes[b, k - 1, m] != zero:
+                            for n in range(size):
+                                partial[chunk, m, n] += grad_current[b, k, n]
+    result = np.zeros((recurrent_size, recurrent_size), dtype=dtype)
+    for chunk in range(num_chunks):
+        result += partial[chunk]
+    return result
 
 
 @numba.njit(parallel=True, **JIT)

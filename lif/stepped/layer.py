@@ -5,8 +5,10 @@ reset) as :func:`lif.stepped.simulate.simulate`, the plain time loop that is its
 the same gradients. On the CPU, for the built-in neurons (``lif``, ``cuba``, ``alif``) and
 surrogates with fixed time constants, it runs the compiled forward scan and its backward through
 time (:mod:`lif.stepped.compiled`): one pass each way, keeping only the spikes and voltages (and
-ALIF's adaptation) for the backward instead of autograd's dozen tensors per step. Other
-devices (CUDA), learnable time constants, recurrent layers and user-defined surrogates take the
+ALIF's adaptation) for the backward instead of autograd's dozen tensors per step. A recurrent
+layer's input s[k-1] @ R is added inside the scan, one row of R per spike of the step before;
+its backward is R's product with the step's current gradient, and R's gradient is accumulated
+per spike. Other devices (CUDA), learnable time constants and user-defined surrogates take the
 time loop.
 """
 
@@ -100,29 +102,34 @@ def empty_like_batch(array: np.ndarray) -> np.ndarray:
 
 
 class CompiledScan(torch.autograd.Function):
-    """(spikes, voltages from rest) of currents [B, L, N] and direct jumps, compiled forward and backward."""
+    """(spikes, voltages from rest) of currents [B, L, N], direct jumps and recurrent weights [N, N],
+    compiled forward and backward."""
 
     @staticmethod
-    def forward(ctx, current: Tensor, direct: Tensor | None, constants: ScanConstants):
+    def forward(ctx, current: Tensor, direct: Tensor | None, recurrent_weight: Tensor | None, constants: ScanConstants):
         current_array = current.detach().contiguous().numpy()
         args = typed(constants, current_array.dtype)
         # only the two-state membrane takes direct jumps (a single exponential's spikes are exact on the grid)
         has_direct = direct is not None and constants.two_state
         direct_array = direct.detach().contiguous().numpy() if has_direct else empty_like_batch(current_array)
+        recurrent = (
+            recurrent_weight.detach().contiguous() if recurrent_weight is not None else current.new_empty((0, 0))
+        )
         spikes, voltages = torch.empty_like(current), torch.empty_like(current)
         adaptation = torch.empty_like(current) if constants.adaptive else current.new_empty((0, 0, 0))
         compiled.scan_forward(
-            current_array, direct_array, *args[:10], spikes.numpy(), voltages.numpy(), adaptation.numpy()
+            current_array, direct_array, recurrent.numpy(), *args[:10], spikes.numpy(), voltages.numpy(),
+            adaptation.numpy(),
         )
         ctx.constants = constants
         ctx.has_direct = has_direct
-        ctx.save_for_backward(spikes, voltages, adaptation)
+        ctx.has_recurrent = recurrent_weight is not None
+        ctx.save_for_backward(spikes, voltages, adaptation, recurrent)
         return spikes, voltages
 
     @staticmethod
     def backward(ctx, grad_spikes: Tensor | None, grad_voltages: Tensor | None):
-        spikes, voltages = ctx.saved_tensors[:2]
-        adaptation = ctx.saved_tensors[2]
+        spikes, voltages, adaptation, recurrent = ctx.saved_tensors
         constants = ctx.constants
         if grad_spikes is None:
             grad_spikes = torch.zeros_like(spikes)
@@ -132,16 +139,22 @@ class CompiledScan(torch.autograd.Function):
         )
         grad_current = torch.empty_like(voltages)
         grad_direct = torch.empty_like(voltages) if ctx.has_direct else voltages.new_empty((0, 0, 0))
-        compiled.scan_backward(
+        grad_recurrent = compiled.scan_backward(
             grad_spikes.contiguous().numpy(), grad_voltage_array, spikes.numpy(), voltage_array, adaptation.numpy(),
-            *typed(constants, voltage_array.dtype), grad_current.numpy(), grad_direct.numpy(),
+            recurrent.T.contiguous().numpy(), *typed(constants, voltage_array.dtype), grad_current.numpy(), grad_direct.numpy(),
+            compiled.num_threads(),
         )
-        return grad_current, (grad_direct if ctx.has_direct else None), None
+        return (
+            grad_current, (grad_direct if ctx.has_direct else None),
+            (torch.from_numpy(grad_recurrent) if ctx.has_recurrent else None), None,
+        )
 
 
 def compiled_constants(neuron: Neuron, current: Tensor, recurrent_weight: Tensor | None) -> ScanConstants | None:
     """The compiled scan's constants when it applies to this layer and input, else None."""
-    if current.device.type != "cpu" or current.dtype not in (torch.float32, torch.float64) or recurrent_weight is not None:
+    if current.device.type != "cpu" or current.dtype not in (torch.float32, torch.float64):
+        return None
+    if recurrent_weight is not None and recurrent_weight.dtype != current.dtype:
         return None
     return scan_constants(neuron)
 
@@ -154,5 +167,5 @@ def run_layer(
     constants = compiled_constants(neuron, current, recurrent_weight)
     if constants is None:
         return simulate(neuron, current, direct, recurrent_weight)
-    spikes, voltages = CompiledScan.apply(current, direct, constants)
+    spikes, voltages = CompiledScan.apply(current, direct, recurrent_weight, constants)
     return spikes, (voltages + neuron.v_rest if neuron.v_rest else voltages)

@@ -127,10 +127,10 @@ def test_the_time_loop_runs_what_the_compiled_scan_does_not_cover(neuron, why):
     assert torch.equal(voltages, loop_voltages)
 
 
-def test_the_compiled_scan_is_not_used_for_integer_currents_or_recurrent_layers():
+def test_the_compiled_scan_is_not_used_for_half_precision():
     neuron = LIF(tau_m=8.0)
     assert compiled_constants(neuron, torch.zeros(1, 2, 3, dtype=torch.float16), None) is None
-    assert compiled_constants(neuron, torch.zeros(1, 2, 3), torch.zeros(3, 3)) is None
+    assert compiled_constants(neuron, torch.zeros(1, 2, 3), torch.zeros(3, 3, dtype=torch.float64)) is None
 
 
 def test_an_infinite_threshold_never_fires_nor_resets_in_the_compiled_scan():
@@ -139,3 +139,22 @@ def test_an_infinite_threshold_never_fires_nor_resets_in_the_compiled_scan():
     loop, fast = loop_and_compiled(neuron, currents("random"))
     assert fast[0].sum() == 0
     assert_same(loop, fast)
+
+
+@pytest.mark.parametrize("model", NEURONS)
+def test_compiled_recurrent_layer_equals_the_time_loop(model):
+    neuron = NEURONS[model](detach_reset=False).double()
+    current = currents("random") * 0.7
+    recurrent = torch.randn(9, 9, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 0.4
+    weigh = torch.randn(current.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    results = []
+    for run in (simulate, run_layer):
+        inputs = [current.clone().requires_grad_(), recurrent.clone().requires_grad_()]
+        spikes, voltages = run(neuron, inputs[0], None, inputs[1])
+        results.append((spikes, voltages, torch.autograd.grad((spikes * weigh).sum() + voltages.sum(), inputs)))
+    (loop_spikes, loop_voltages, loop_gradients), (spikes, voltages, gradients) = results
+    assert 0.02 < loop_spikes.mean() < 0.9
+    assert torch.equal(spikes, loop_spikes)
+    torch.testing.assert_close(voltages, loop_voltages, rtol=1e-12, atol=1e-12)  # sums in another order
+    for gradient, loop_gradient in zip(gradients, loop_gradients):
+        torch.testing.assert_close(gradient, loop_gradient, rtol=1e-10, atol=1e-10)
