@@ -6,14 +6,18 @@ neuron model (:mod:`lif.stepped`, with reset) over the grid t_k = k dt, k = 0 ..
     current_l[k] = (input spikes of step k) @ W_l          all steps at once, before the time loop
     s_l[k], V_l[k] = neuron step(current_l[k] + s_l[k-1] @ R_l)     R_l: within-layer weights (recurrent)
 
-*Projection first*: a feed-forward layer's currents for every step are one operation (for
-input spike times the exact core's scatter-add of weights, or a phase raster times the weights,
-with the phase factors that make spikes between grid points exact; one matrix product for
-rasters and hidden spikes); only the recurrence is sequential. The output layer is
+*Projection first*: a feed-forward layer's currents for every step are one operation, before
+the time loop, by the cheapest exact path (:mod:`lif.stepped.projection`): input spike times
+are events, one weight row scattered per spike with the phase factors that make spikes between
+grid points exact; rasters and hidden spikes are projected event-driven (one weight row per
+spike) when sparse, by one matrix product otherwise. Only the recurrence is sequential, and the
+time loop of each layer is the compiled scan on the CPU (:mod:`lif.stepped.layer`). The output
+layer is
 
     output = li        V_o(t) = v_rest + sum_j W[j, o] sum_spikes K(t - t_j): non-spiking leaky
                        integrators with the project's PSP kernel K, i.e. a layer of tempotrons on
-                       the hidden spikes, computed with the exact filter (:func:`lif.exact.filter_currents`);
+                       the hidden spikes, computed with the exact filter (compiled on the CPU,
+                       :func:`lif.stepped.layer.filter_layer`; :func:`lif.exact.filter_currents` elsewhere);
     output = spiking   the hidden layers' neuron model (for the spike readouts),
 
 and a readout (:mod:`lif.models.readouts`) turns its voltages or spikes into one score per
@@ -44,8 +48,8 @@ from lif.kernels import ExponentialSumKernel
 from lif.models.activity import SpikeActivity
 from lif.models.readouts import check_readout, decision_threshold, read_out
 from lif.stepped.neuron import SpikingNeuron
-from lif.stepped.projection import project
-from lif.stepped.layer import run_layer
+from lif.stepped.projection import project, project_events
+from lif.stepped.layer import filter_layer, run_layer
 
 OUTPUTS = ("li", "spiking")
 LAYER_KEYS = ("size", "recurrent", "init_gain", "init_mean", "neuron")
@@ -233,10 +237,23 @@ class Network(nn.Module):
         return NetworkOutput(score, threshold, spikes, voltages, **activity)
 
     def currents(self, below: Tensor, weight: Tensor, neuron: SpikingNeuron, first: bool) -> tuple[Tensor, Tensor | None]:
-        """A spiking layer's input currents [B, L, N] (and direct jumps) from the data (first) or the spikes below."""
-        if first and not exact.is_raster(below):
-            return neuron.drive(project_spike_times(below, weight, neuron.kernel(), self.num_steps, self.dt))
-        return project(below, weight), None
+        """A spiking layer's input currents [B, L, N] (and direct jumps) from the data (first) or the spikes below.
+
+        Input spike times are events: each enters at its grid step with its phases, which the
+        neuron's drive (linear in the per-term currents) mixes into one factor for the current and
+        one for the direct jump; the weights are then scattered once per spike and factor."""
+        if not (first and not exact.is_raster(below)):
+            return project(below, weight), None
+        kernel = neuron.kernel()
+        gridded = exact.grid_spikes(below, kernel, self.dt, self.num_steps, weight.dtype)
+        basis = torch.eye(len(kernel.time_constants), dtype=weight.dtype, device=weight.device)
+        current_factors, direct_factors = neuron.drive(basis)  # [C] each: the drive of each term alone
+        current = project_events(gridded.step, torch.einsum("c,cbis->bis", current_factors, gridded.phase), weight,
+                                 self.num_steps)
+        if direct_factors is None:
+            return current, None
+        direct_values = torch.einsum("c,cbis->bis", direct_factors, gridded.phase)
+        return current, project_events(gridded.step, direct_values, weight, self.num_steps)
 
     def filtered(self, below: Tensor, first: bool) -> Tensor:
         """The li output's voltage trace [B, L, O]: the input currents filtered by the kernel, exactly."""
@@ -244,6 +261,9 @@ class Network(nn.Module):
             terms = project_spike_times(below, self.weight, self.kernel, self.num_steps, self.dt)
         else:
             current = project(below, self.weight)
+            voltages = filter_layer(current, self.kernel, self.dt)
+            if voltages is not None:
+                return voltages + self.v_rest
             terms = current.unsqueeze(-1).expand(*current.shape, len(self.kernel.time_constants))
         return exact.filter_currents(terms.transpose(1, 2), self.kernel, self.dt).transpose(1, 2) + self.v_rest
 

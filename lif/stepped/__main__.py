@@ -1,16 +1,18 @@
 """``python -m lif.stepped``: compile the stepped core's CPU kernels into numba's disk cache (``make install`` runs it).
 
-Runs each neuron model's compiled scan forward and backward, and the event-driven projection,
-once in float32 on a tiny problem, so that a first ``make train`` trains instead of compiling.
+Runs each neuron model's compiled scan forward and backward (also recurrent), the leaky
+integrators' filter, and the projections of spike rasters and of input events once in float32
+on a tiny problem, so that a first ``make train`` trains instead of compiling.
 """
 
 import torch
 
+from lif.kernels import DoubleExponentialKernel
 from lif.stepped.alif import ALIF
 from lif.stepped.cuba import CUBA
 from lif.stepped.lif import LIF
-from lif.stepped.projection import EventDrivenProjection
-from lif.stepped.layer import run_layer
+from lif.stepped.layer import filter_layer, run_layer
+from lif.stepped.projection import EventDrivenProjection, project_events
 
 generator = torch.Generator().manual_seed(0)
 current = torch.rand(2, 5, 3, generator=generator, requires_grad=True)
@@ -24,3 +26,6 @@ spikes, voltages = run_layer(LIF(), current, None, recurrent)
 weight = torch.randn(3, 4, requires_grad=True)
 for inputs in (torch.rand(6, 3, generator=generator) < 0.5, (torch.rand(6, 3, generator=generator) < 0.5).float().requires_grad_()):
     EventDrivenProjection.apply(inputs, weight).sum().backward()
+filter_layer(current, DoubleExponentialKernel(), dt=1.0).sum().backward()
+step = torch.randint(0, 5, (2, 3, 1), generator=generator)
+project_events(step, torch.rand(2, 3, 1, generator=generator, requires_grad=True), weight, 5).sum().backward()

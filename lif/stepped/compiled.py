@@ -33,12 +33,18 @@ A recurrent layer's input is I[k] + s[k-1] @ R, added in the scan one row of R p
 the step before; backward, dL/ds[k-1] gains R dL/dI[k] (dense: every surrogate is nonzero) and
 dL/dR gains s[k-1]^T dL/dI[k], one row per spike.
 
+**Filter**: the non-spiking leaky-integrator output (:mod:`lif.stepped.li`, any kernel
+K(t) = sum_c coef_c exp(-t / tau_c)) is V[k] = sum_c coef_c A_c[k], A_c[k] = d_c A_c[k-1] + I[k],
+and backward dL/dI[k] = sum_c G_c[k], G_c[k] = coef_c dL/dV[k] + d_c G_c[k+1].
+
 **Projection** of spikes through weights W [N_in, N_out], event-driven: for each row r (a
 pattern at a step) only the inputs that spiked add their weight row,
 
     out[r] = sum_{i: x[r, i] != 0} x[r, i] W[i]        dL/dW[i] = sum_{r: x[r, i] != 0} x[r, i] G[r]
 
-at a cost of (spikes x N_out) instead of the dense product's (rows x N_in x N_out).
+at a cost of (spikes x N_out) instead of the dense product's (rows x N_in x N_out). Input spike
+*times* come as events (pattern b, input i, entry step k, value: the weight's factor, from the
+spike's phases between grid points), scattered the same way into out[b, k].
 
 numba compiles each kernel once per argument types and caches the machine code on disk
 (``python -m lif.exact`` fills the cache at install). This module imports nothing of the package.
@@ -244,6 +250,38 @@ def scan_backward(
 
 
 @numba.njit(parallel=True, **JIT)
+def filter_forward(current, coefficients, decays, out):
+    """The leaky integrators' voltages out[b, k, o] = sum_c coef_c A_c[k], A_c[k] = d_c A_c[k-1] + I[b, k, o]."""
+    batch, num_steps, size = current.shape
+    num_terms = decays.shape[0]
+    for b in numba.prange(batch):
+        trace = np.zeros((num_terms, size), dtype=current.dtype)
+        for k in range(num_steps):
+            for o in range(size):
+                out[b, k, o] = 0
+            for c in range(num_terms):
+                for o in range(size):
+                    trace[c, o] = decays[c] * trace[c, o] + current[b, k, o]
+                    out[b, k, o] += coefficients[c] * trace[c, o]
+
+
+@numba.njit(parallel=True, **JIT)
+def filter_backward(grad_out, coefficients, decays, grad_current):
+    """dL/dI[b, k, o] = sum_c G_c[k], G_c[k] = coef_c dL/dV[b, k, o] + d_c G_c[k+1] (the filter run backwards)."""
+    batch, num_steps, size = grad_out.shape
+    num_terms = decays.shape[0]
+    for b in numba.prange(batch):
+        adjoint = np.zeros((num_terms, size), dtype=grad_out.dtype)
+        for k in range(num_steps - 1, -1, -1):
+            for o in range(size):
+                grad_current[b, k, o] = 0
+            for c in range(num_terms):
+                for o in range(size):
+                    adjoint[c, o] = coefficients[c] * grad_out[b, k, o] + decays[c] * adjoint[c, o]
+                    grad_current[b, k, o] += adjoint[c, o]
+
+
+@numba.njit(parallel=True, **JIT)
 def project_forward(inputs, weight, out):
     """out[r] = sum over the nonzero x[r, i] of x[r, i] W[i], for inputs [R, N_in] (bool or float)."""
     rows, num_inputs = inputs.shape
@@ -285,6 +323,53 @@ def project_weight_gradient(inputs, grad_out, num_chunks):
     for chunk in range(1, num_chunks):
         result += partial[chunk]
     return result
+
+
+@numba.njit(parallel=True, **JIT)
+def scatter_events(step, value, weight, out):
+    """out[b, step[b, i, s]] += value[b, i, s] W[i] for every input event (input i's s-th spike in
+    pattern b; value 0: none) into zeroed currents out [B, L, N]."""
+    batch, num_inputs, per_input = step.shape
+    size = weight.shape[1]
+    for b in numba.prange(batch):
+        for i in range(num_inputs):
+            for s in range(per_input):
+                scale = value[b, i, s]
+                if scale != 0:
+                    k = step[b, i, s]
+                    for n in range(size):
+                        out[b, k, n] += scale * weight[i, n]
+
+
+@numba.njit(parallel=True, **JIT)
+def gather_events(step, value, weight, grad_out, with_value_gradient, num_chunks):
+    """The gradients of :func:`scatter_events`: dL/dW [N_in, N] = sum over events of value G[b, step]
+    (each of ``num_chunks`` blocks of patterns accumulates its own, then the sum), and, if asked,
+    dL/dvalue [B, N_in, S] = W[i] . G[b, step] (else an empty array)."""
+    batch, num_inputs, per_input = step.shape
+    size = weight.shape[1]
+    dtype = grad_out.dtype
+    partial = np.zeros((num_chunks, num_inputs, size), dtype=dtype)
+    grad_value = np.zeros((batch, num_inputs, per_input) if with_value_gradient else (0, 0, 0), dtype=dtype)
+    per_chunk = (batch + num_chunks - 1) // num_chunks
+    for chunk in numba.prange(num_chunks):
+        for b in range(chunk * per_chunk, min(batch, (chunk + 1) * per_chunk)):
+            for i in range(num_inputs):
+                for s in range(per_input):
+                    k = step[b, i, s]
+                    scale = value[b, i, s]
+                    if scale != 0:
+                        for n in range(size):
+                            partial[chunk, i, n] += scale * grad_out[b, k, n]
+                    if with_value_gradient:
+                        total = dtype.type(0.0)
+                        for n in range(size):
+                            total += weight[i, n] * grad_out[b, k, n]
+                        grad_value[b, i, s] = total
+    grad_weight = partial[0].copy()
+    for chunk in range(1, num_chunks):
+        grad_weight += partial[chunk]
+    return grad_weight, grad_value
 
 
 def num_threads() -> int:

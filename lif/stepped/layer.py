@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from lif.kernels import ExponentialSumKernel
 from lif.stepped import compiled
 from lif.stepped.alif import ALIFDynamics
 from lif.stepped.cuba import CUBADynamics
@@ -148,6 +149,35 @@ class CompiledScan(torch.autograd.Function):
             grad_current, (grad_direct if ctx.has_direct else None),
             (torch.from_numpy(grad_recurrent) if ctx.has_recurrent else None), None,
         )
+
+
+class CompiledFilter(torch.autograd.Function):
+    """Voltages from rest [B, L, O] of leaky integrators with the kernel sum_c coef_c exp(-t / tau_c)
+    driven by currents [B, L, O] (on the grid), compiled forward and backward."""
+
+    @staticmethod
+    def forward(ctx, current: Tensor, coefficients: np.ndarray, decays: np.ndarray) -> Tensor:
+        out = torch.empty_like(current)
+        compiled.filter_forward(current.detach().contiguous().numpy(), coefficients, decays, out.numpy())
+        ctx.constants = coefficients, decays
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):
+        grad_current = torch.empty_like(grad_out)
+        compiled.filter_backward(grad_out.contiguous().numpy(), *ctx.constants, grad_current.numpy())
+        return grad_current, None, None
+
+
+def filter_layer(current: Tensor, kernel: ExponentialSumKernel, dt: float) -> Tensor | None:
+    """The voltages from rest [B, L, O] of leaky integrators with ``kernel`` driven by currents
+    [B, L, O] on the grid, by the compiled filter; None where it does not apply (not the CPU)."""
+    if current.device.type != "cpu" or current.dtype not in (torch.float32, torch.float64):
+        return None
+    dtype = torch.empty(0, dtype=current.dtype).numpy().dtype
+    coefficients = np.asarray(kernel.coefficients, dtype=dtype)
+    decays = np.asarray(kernel.decays(dt), dtype=np.float64).astype(dtype)
+    return CompiledFilter.apply(current, coefficients, decays)
 
 
 def compiled_constants(neuron: Neuron, current: Tensor, recurrent_weight: Tensor | None) -> ScanConstants | None:

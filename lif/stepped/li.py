@@ -9,9 +9,10 @@ t_k = k dt (ms), with u = V - v_rest and the exact decays d_m = exp(-dt/tau_m), 
 so u is the input filtered by the double-exponential kernel K(t) = v_0 (exp(-t/tau_m) - exp(-t/tau_s))
 (peak 1 with ``v_0: null``): a network's ``li`` output layer is a layer of tempotrons on the hidden
 spikes, and its maximum over time is the tempotron's readout. Being linear, it need not be stepped
-at all: networks filter its input currents with the exact blocked scan of :mod:`lif.exact.scan`
-and the configured kernel (any sum of exponentials); this module is the plain time loop of the
-double-exponential case, the reference that fast path is tested against.
+at all: networks filter its input currents with the configured kernel (any sum of exponentials),
+by the compiled filter on the CPU (:func:`lif.stepped.layer.filter_layer`) or the exact blocked
+scan of :mod:`lif.exact.scan`; this module is the plain time loop of the double-exponential case,
+a reference those paths are tested against.
 """
 
 from __future__ import annotations

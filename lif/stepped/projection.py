@@ -8,8 +8,9 @@ For inputs x [B, L, N_in] (a bool spike raster, or spikes as numbers: 0, 1 or dr
 Spikes are sparse: at a rate r the event-driven product, which adds one weight row per spike
 and accumulates the weight gradient per spike (:mod:`lif.stepped.compiled`), costs r x the
 dense one's multiply-adds. :func:`project` picks the path by the measured fraction of nonzero
-inputs: event-driven on the CPU below :data:`EVENT_DRIVEN_BELOW`, the dense product (one GEMM
-over all steps) otherwise and on other devices. The gradient with respect to the inputs (hidden
+inputs and the number of outputs: event-driven on the CPU below :data:`EVENT_DRIVEN_BELOW` with
+at least :data:`EVENT_DRIVEN_MIN_OUTPUTS` outputs, the dense product (one GEMM over all steps)
+otherwise and on other devices. The gradient with respect to the inputs (hidden
 spikes, on their way back to the surrogate) is dense on both paths: every neuron's surrogate
 derivative is nonzero.
 """
@@ -21,9 +22,11 @@ from torch import Tensor
 
 from lif.stepped import compiled
 
-# Above this fraction of nonzero inputs the dense product wins on the CPU (scripts/bench_network.py):
-# it runs at the GEMM's throughput, the event-driven adds at about a tenth of it per operation.
+# Measured on the CPU: above this fraction of nonzero inputs the dense product wins (it runs at
+# the GEMM's throughput, the event-driven adds at a fraction of it per operation); and below this
+# many outputs, reading the inputs to find the spikes costs as much as the product itself.
 EVENT_DRIVEN_BELOW = 0.08
+EVENT_DRIVEN_MIN_OUTPUTS = 32
 
 
 class EventDrivenProjection(torch.autograd.Function):
@@ -50,6 +53,47 @@ class EventDrivenProjection(torch.autograd.Function):
         return grad_inputs, grad_weight
 
 
+class EventProjection(torch.autograd.Function):
+    """Currents [B, L, N] of input events: out[b, step[b, i, s]] += value[b, i, s] W[i] (compiled)."""
+
+    @staticmethod
+    def forward(ctx, step: Tensor, value: Tensor, weight: Tensor, num_steps: int) -> Tensor:
+        step, value, weight_values = step.contiguous(), value.detach().contiguous(), weight.detach().contiguous()
+        out = weight.new_zeros((step.shape[0], num_steps, weight.shape[1]))
+        compiled.scatter_events(step.numpy(), value.numpy(), weight_values.numpy(), out.numpy())
+        ctx.save_for_backward(step, value, weight_values)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):
+        step, value, weight = ctx.saved_tensors
+        grad_weight, grad_value = compiled.gather_events(
+            step.numpy(), value.numpy(), weight.numpy(), grad_out.contiguous().numpy(), ctx.needs_input_grad[1],
+            compiled.num_threads(),
+        )
+        return (
+            None, (torch.from_numpy(grad_value) if ctx.needs_input_grad[1] else None),
+            (torch.from_numpy(grad_weight) if ctx.needs_input_grad[2] else None), None,
+        )
+
+
+def project_events(step: Tensor, value: Tensor, weight: Tensor, num_steps: int) -> Tensor:
+    """Currents [B, L, N_out] of input events, input i's s-th spike in pattern b entering at step
+    ``step[b, i, s]`` with the factor ``value[b, i, s]`` (0: no spike) on its weights W[i] [N_in, N_out]."""
+    if step.device.type == "cpu" and weight.dtype in (torch.float32, torch.float64):
+        return EventProjection.apply(step.to(torch.int64), value.to(weight.dtype), weight, num_steps)
+    return scatter_events(step, value, weight, num_steps)
+
+
+def scatter_events(step: Tensor, value: Tensor, weight: Tensor, num_steps: int) -> Tensor:
+    """:func:`project_events` by tensor operations (any device; autograd for the backward)."""
+    batch = step.shape[0]
+    contributions = (value.to(weight.dtype).unsqueeze(-1) * weight[None, :, None, :]).reshape(batch, -1, weight.shape[1])
+    out = weight.new_zeros((batch, num_steps, weight.shape[1]))
+    index = step.to(torch.int64).reshape(batch, -1, 1).expand(-1, -1, weight.shape[1])
+    return out.scatter_add(1, index, contributions)
+
+
 def nonzero_fraction(inputs: Tensor, sample_rows: int = 4096) -> float:
     """The fraction of nonzero inputs, estimated from up to ``sample_rows`` evenly spaced rows
     (it only chooses the path; both are exact)."""
@@ -64,6 +108,7 @@ def event_driven(inputs: Tensor, weight: Tensor) -> bool:
         inputs.device.type == "cpu"
         and weight.dtype in (torch.float32, torch.float64)
         and (inputs.dtype == torch.bool or inputs.dtype == weight.dtype)
+        and weight.shape[1] >= EVENT_DRIVEN_MIN_OUTPUTS
         and nonzero_fraction(inputs) < EVENT_DRIVEN_BELOW
     )
 

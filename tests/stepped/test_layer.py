@@ -158,3 +158,21 @@ def test_compiled_recurrent_layer_equals_the_time_loop(model):
     torch.testing.assert_close(voltages, loop_voltages, rtol=1e-12, atol=1e-12)  # sums in another order
     for gradient, loop_gradient in zip(gradients, loop_gradients):
         torch.testing.assert_close(gradient, loop_gradient, rtol=1e-10, atol=1e-10)
+
+
+def test_compiled_filter_equals_the_exact_filter_with_its_gradient():
+    from lif import exact
+    from lif.kernels import ExponentialSumKernel
+    from lif.stepped.layer import filter_layer
+
+    kernel = ExponentialSumKernel()  # three terms: the filter is general in the kernel
+    kernel.coefficients, kernel.time_constants = (1.5, -0.5, -1.0), (12.0, 4.0, 2.0)
+    current = currents("random", shape=(3, 45, 4), seed=3).requires_grad_()
+    weigh = torch.randn(3, 45, 4, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    fast = filter_layer(current, kernel, dt=0.5)
+    terms = current.unsqueeze(-1).expand(*current.shape, 3).transpose(1, 2)
+    reference = exact.filter_currents(terms, kernel, 0.5).transpose(1, 2)
+    torch.testing.assert_close(fast, reference)
+    (fast_gradient,) = torch.autograd.grad((fast * weigh).sum(), current)
+    (reference_gradient,) = torch.autograd.grad((reference * weigh).sum(), current)
+    torch.testing.assert_close(fast_gradient, reference_gradient)

@@ -4,7 +4,15 @@ import pytest
 import torch
 
 from lif.stepped import projection
-from lif.stepped.projection import EVENT_DRIVEN_BELOW, EventDrivenProjection, event_driven, project
+from lif.stepped.projection import (
+    EVENT_DRIVEN_BELOW,
+    EVENT_DRIVEN_MIN_OUTPUTS,
+    EventDrivenProjection,
+    event_driven,
+    project,
+    project_events,
+    scatter_events,
+)
 
 
 def raster(kind: str, shape=(3, 40, 25), rate=0.05, seed=0) -> torch.Tensor:
@@ -60,13 +68,36 @@ def test_event_driven_projection_of_dropped_out_spikes_equals_the_dense_product(
 
 
 def test_project_takes_the_event_driven_path_for_sparse_spikes_and_the_product_otherwise(monkeypatch):
-    weight = torch.randn(25, 4)
+    weight = torch.randn(25, EVENT_DRIVEN_MIN_OUTPUTS)
     sparse, dense = raster("random", rate=0.01), raster("random", rate=0.5)
     assert event_driven(sparse, weight) and not event_driven(dense, weight)
     assert not event_driven(sparse.double(), weight)  # a dtype the kernel does not take with these weights
+    assert not event_driven(sparse, weight[:, :3])  # too few outputs to pay for finding the spikes
     calls = []
     monkeypatch.setattr(projection.EventDrivenProjection, "apply", lambda *args: calls.append(1) or args[0].float() @ args[1])
     for inputs in (sparse, dense):
         torch.testing.assert_close(project(inputs, weight), inputs.float() @ weight)
     assert len(calls) == 1
     assert 0 < EVENT_DRIVEN_BELOW < 1
+
+
+@pytest.mark.parametrize("path", [project_events, scatter_events], ids=["compiled", "tensor"])
+def test_projection_of_input_events_equals_a_sum_written_out(path):
+    # events: input i's s-th spike in pattern b enters at step[b, i, s] with factor value[b, i, s] (0: none)
+    generator = torch.Generator().manual_seed(2)
+    step = torch.randint(0, 30, (4, 6, 2), generator=generator)
+    step[0, 0] = torch.tensor([0, 29])  # the first and the last step
+    value = torch.rand(4, 6, 2, generator=generator, dtype=torch.float64)
+    value[1, 2, 1] = 0.0  # no spike
+    weight = torch.randn(6, 5, generator=generator, dtype=torch.float64, requires_grad=True)
+    factors = value.clone().requires_grad_()
+    expected = torch.zeros(4, 30, 5, dtype=torch.float64)
+    for b, i, s in torch.cartesian_prod(torch.arange(4), torch.arange(6), torch.arange(2)).tolist():
+        expected[b, step[b, i, s]] += factors[b, i, s] * weight[i]
+    weigh = torch.randn(4, 30, 5, generator=generator, dtype=torch.float64)
+    expected_gradients = torch.autograd.grad((expected * weigh).sum(), [weight, factors])
+    got = path(step, factors, weight, 30)
+    torch.testing.assert_close(got, expected)
+    gradients = torch.autograd.grad((got * weigh).sum(), [weight, factors])
+    for gradient, expected_gradient in zip(gradients, expected_gradients):
+        torch.testing.assert_close(gradient, expected_gradient)
