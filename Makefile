@@ -10,7 +10,7 @@ OPTUNA_STORAGE ?= sqlite:///outputs/optuna.db
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: install install-dev train test dashboard bench bench-peers clean
+.PHONY: install install-dev train test dashboard bench bench-network bench-peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ test: $(VENV)/.installed-dev
 bench: $(VENV)/.installed
 	$(BIN)/python scripts/bench.py $(ARGS)
 
+# Network training steps against snnTorch, Norse and SpikingJelly (scripts/bench_network.py --help);
+# `make bench-peers` first, or only the peers already importable are measured.
+bench-network: $(VENV)/.installed
+	$(BIN)/python scripts/bench_network.py $(ARGS)
+
+# The peer libraries of both benchmarks. Not torchvision: it breaks `import lightning` next to this torch.
 bench-peers: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python -m pip install --quiet --no-deps spikingjelly==2.0.0

@@ -33,15 +33,16 @@ import json
 import math
 import platform
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
-
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import lif  # noqa: E402,F401  (before torch: sets OMP_WAIT_POLICY as the app runs it, see lif/__init__.py)
+import torch  # noqa: E402
+
+import benchmarking  # noqa: E402
 
 from lif import exact  # noqa: E402
 from lif.exact.smooth_max import smooth_max_voltage  # noqa: E402
@@ -222,41 +223,21 @@ def time_steps(name: str, work: Workload, training: bool, repeats: int, warmup: 
             with torch.no_grad():
                 implementation(work, weights)
 
-    for _ in range(warmup):
-        step()
-    seconds = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        step()
-        seconds.append(time.perf_counter() - started)
-    return seconds
+    return benchmarking.seconds_per_step(step, repeats, warmup)
 
 
 def peak_memory_in_fresh_process(name: str, num_outputs: int, batch: int = 1024) -> float | None:
     """Extra resident MiB of one training step, in a new process (None where not measurable)."""
-    code = f"""
-import gc, sys
+    prepare = f"""
+import sys
 sys.argv = ['bench']
 sys.path.insert(0, {str(ROOT / 'scripts')!r})
 import bench
 small = bench.Workload(16, 500, 500, {num_outputs})
 bench.time_steps({name!r}, small, True, 1, 1)  # compile and warm up on a small batch
 work = bench.Workload({batch}, 500, 500, {num_outputs})
-gc.collect()
-def status(key):
-    for line in open('/proc/self/status'):
-        if line.startswith(key):
-            return int(line.split()[1])
-before = status('VmRSS:')
-open('/proc/self/clear_refs', 'w').write('5')
-bench.time_steps({name!r}, work, True, 1, 0)
-print((status('VmHWM:') - before) / 1024)
 """
-    try:
-        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
-        return float(result.stdout.strip().splitlines()[-1])
-    except Exception:
-        return None
+    return benchmarking.peak_memory_in_fresh_process(prepare, f"bench.time_steps({name!r}, work, True, 1, 0)")
 
 
 def rate_cells(seconds: list[float], batch: int, lif_median: float | None) -> list[str]:
@@ -265,25 +246,6 @@ def rate_cells(seconds: list[float], batch: int, lif_median: float | None) -> li
     ratio = None if lif_median is None else median / lif_median
     speed_up = "-" if ratio is None else f"{ratio:,.0f}x" if ratio >= 100 else f"{ratio:.3g}x"
     return [f"{batch / median:,.0f}", f"{batch / max(seconds):,.0f}-{batch / min(seconds):,.0f}", speed_up]
-
-
-def print_table(title: str, header: list[str], rows: list[list[str]], markdown: bool) -> None:
-    if markdown:
-        print(f"\n**{title}**\n")
-        print("| " + " | ".join(header) + " |")
-        print("|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|")
-        for row in rows:
-            print("| " + " | ".join(row) + " |")
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    for index, name in enumerate(header):
-        table.add_column(name, justify="left" if index == 0 else "right")
-    for row in rows:
-        table.add_row(*row)
-    Console(width=160).print(table)
 
 
 SCALING = [(250, 500), (500, 500), (1000, 500), (2000, 500), (500, 250), (500, 1000), (500, 2000)]
@@ -309,7 +271,7 @@ def render_rates(results: list[dict], machine: str, markdown: bool) -> None:
                     cells += rate_cells(result["seconds"], batch, lif.get(training))
                 peak = peaks.get((name, num_outputs)) if batch == 1024 else None
                 rows.append(cells + ["-" if peak is None else f"{peak:.0f}"])
-        print_table(f"{num_outputs} output(s): N_in = 500, L = 500 ({machine})", RATE_HEADER, rows, markdown)
+        benchmarking.print_table(f"{num_outputs} output(s): N_in = 500, L = 500 ({machine})", RATE_HEADER, rows, markdown)
 
 
 def render_scaling(results: list[dict], markdown: bool) -> None:
@@ -326,7 +288,7 @@ def render_scaling(results: list[dict], markdown: bool) -> None:
             cells += [f"{median * 1e3:.2f}", f"{1024 / median:,.0f}"]
         rows.append(cells)
     header = ["workload (batch 1024, binary, training)"] + [column for name in names for column in (f"{name} ms/step", f"{name} patterns/s")]
-    print_table("scaling of one training step", header, rows, markdown)
+    benchmarking.print_table("scaling of one training step", header, rows, markdown)
 
 
 def main(argv=None) -> int:

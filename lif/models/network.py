@@ -25,8 +25,9 @@ output. With no hidden layer, an ``li`` output read out at its maximum *is* the 
 runs on the tempotron's exact compiled path (:func:`lif.exact.max_voltage`).
 
 Weights start as N(init_mean, (init_gain / sqrt(fan_in))^2); recurrent ones as
-N(0, (recurrent_gain / sqrt(N_l))^2). Training is backpropagation through time: autograd
-through the time loop, with the spike's surrogate derivative. ``dropout`` p > 0 drops each
+N(0, (recurrent_gain / sqrt(N_l))^2). Training is backpropagation through time with the
+spike's surrogate derivative: the compiled scan's backward on the CPU, autograd through the time
+loop elsewhere (the same gradients). ``dropout`` p > 0 drops each
 hidden spike on its way to the next layer with probability p while training (the others
 count 1/(1-p)); the layer's own recurrence and its recorded spikes are unaffected.
 """

@@ -1,0 +1,74 @@
+"""The network benchmark's peers compute this project's networks, and its CLI writes its tables (speed itself is not asserted)."""
+
+import json
+import subprocess
+import sys
+import warnings
+
+import pytest
+
+from support import ROOT
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import bench_network  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*torch.jit.script.*:DeprecationWarning")  # SpikingJelly's import
+
+# snnTorch is a dev dependency: its check always runs. Norse and SpikingJelly come with `make bench-peers`.
+with warnings.catch_warnings():  # SpikingJelly's import warns of torch.jit.script
+    warnings.simplefilter("ignore", DeprecationWarning)
+    PEERS = ["snntorch"] + [name for name in ("norse", "spikingjelly") if bench_network.available(name)]
+
+
+@pytest.mark.parametrize("workload", list(bench_network.QUICK))
+@pytest.mark.parametrize("name", PEERS)
+def test_peers_give_the_same_spikes_outputs_and_gradients_in_float64(name, workload):
+    summary = bench_network.check(name, bench_network.QUICK[workload])  # SystemExit on a mismatch
+    assert summary.startswith("equal")
+
+
+def test_snntorch_check_catches_a_different_network():
+    """The check is not vacuous: snnTorch's default reset (one step late) is a different network."""
+    spec = bench_network.QUICK["two-layer"]
+    original = bench_network.SnnTorch.build
+
+    def late_reset(self, ours):
+        original(self, ours)
+        self.neuron.reset_delay = True
+
+    bench_network.SnnTorch.build = late_reset
+    try:
+        with pytest.raises(SystemExit, match="snntorch disagrees"):
+            bench_network.check("snntorch", spec)
+    finally:
+        bench_network.SnnTorch.build = original
+
+
+def test_the_benchmark_writes_its_tables_and_json(tmp_path):
+    path = tmp_path / "run.json"
+    result = subprocess.run(
+        [sys.executable, "scripts/bench_network.py", "--quick", "--only", "lif,snntorch", "--no-memory", "--markdown",
+         "--json", str(path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    saved = json.loads(path.read_text())
+    timings = [r for r in saved["results"] if r["kind"] == "timing"]
+    assert {(r["workload"], r["implementation"]) for r in timings} == {
+        (workload, name) for workload in bench_network.QUICK for name in ("lif", "snntorch")
+    }
+    assert all(r["check"].startswith("equal") for r in timings if r["implementation"] == "snntorch")
+    scaling = {(r["axis"], r["value"]) for r in saved["results"] if r["kind"] == "scaling"}
+    assert scaling == {(axis, value) for axis, values in bench_network.QUICK_SCALING.items() for value in values}
+    assert [r["workload"] for r in saved["results"] if r["kind"] == "gemm"] == ["onm-256"]
+    assert "torch threads" in saved["machine"] and saved["threads"] >= 1
+    for line in ("| lif |", "| snntorch |", "GEMM throughput", "scaling in rate"):
+        assert line in result.stdout
+    again = subprocess.run([sys.executable, "scripts/bench_network.py", "--from-json", str(path), "--markdown"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "| snntorch |" in again.stdout
+
+
+def test_peak_memory_is_measured_in_a_fresh_process():
+    peak = bench_network.peak_memory_in_fresh_process("lif", bench_network.QUICK["two-layer"])
+    assert peak is not None and peak >= 0
