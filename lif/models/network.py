@@ -243,7 +243,7 @@ class Network(nn.Module):
         Input spike times are events: each enters at its grid step with its phases, which the
         neuron's drive (linear in the per-term currents) mixes into one factor for the current and
         one for the direct jump; the weights are then scattered once per spike and factor."""
-        if not (first and not exact.is_raster(below)):
+        if not first or exact.is_raster(below):
             return project(below, weight), None
         kernel = neuron.kernel()
         gridded = exact.grid_spikes(below, kernel, self.dt, self.num_steps, weight.dtype)
