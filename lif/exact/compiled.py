@@ -231,111 +231,92 @@ def _voltage_trace_group(current, coefficients, decays, v_rest, trace, top):
 
 
 @numba.njit(**JIT)
-def _smooth_scan_group(current, count, coefficients, decays, v_rest, beta, smooth_max, first, output, trace):
+def _softmax_weights_group(current, count, coefficients, decays, v_rest, beta, smooth_max, first, output, trace, total):
     """h = (1/beta) log((1/L) sum_k exp(beta V_k)) of current[c, 0, k, lane] (one output) into
     smooth_max[first + lane, output], in two passes over the scratch trace[k, lane] [L, LANES]:
-    the scan writes V_k and its maximum m, then sum_k exp(beta (V_k - m)) <= L, so
-    h = m + log(sum / L) / beta cannot overflow."""
+    the scan writes V_k and its maximum m, then u_k = exp(beta (V_k - m)) <= 1 replaces it and
+    total[lane] = S = sum_k u_k lies in [1, L], so that neither the exponentials nor
+    h = m + log(S / L) / beta can overflow. The softmax weights are w_k = exp(beta (V_k - h)) / L = u_k / S."""
     num_steps, lanes = trace.shape
     dtype = trace.dtype
     top = np.empty(lanes, dtype=dtype)
     _voltage_trace_group(current, coefficients, decays, v_rest, trace, top)
     typed_beta = np.full(1, beta, dtype=dtype)  # exponentials of values <= 0 in the weights' dtype
-    total = np.zeros(lanes, dtype=np.float64)
+    total[:] = 0.0
     for k in range(num_steps):
         for lane in range(lanes):
-            total[lane] += np.exp(typed_beta[0] * (trace[k, lane] - top[lane]))
+            value = np.exp(typed_beta[0] * (trace[k, lane] - top[lane]))
+            trace[k, lane] = value
+            total[lane] += value
     for lane in range(count):
         smooth_max[first + lane, output] = top[lane] + (np.log(total[lane]) - np.log(num_steps)) / beta
 
 
+@numba.njit(**JIT)
+def _sample_reverse_filter_group(steps, phases, trace, total, coefficients, decays, first, count, output, current, jacobian):
+    """jacobian[b, output, i] = sum_k w_k dV_k/dW[i, output] for the weights w_k = u_k / S of
+    trace[k, lane] = u_k and total[lane] = S: the u_k filtered backwards in time,
+    R_c[k] = u_k + d_c R_c[k+1] (into current[c, 0]), sampled at afferent i's spikes j and
+    divided by S: sum_j sum_c coef_c R_c[k_j] p_cj / S (as dV_k/dW = sum_j sum_c coef_c d_c^(k - k_j) p_cj
+    for k >= k_j)."""
+    num_steps = trace.shape[0]
+    num_terms = decays.shape[0]
+    num_inputs = jacobian.shape[2]
+    per_input = steps.shape[1] // num_inputs
+    running = np.empty(trace.shape[1], dtype=trace.dtype)
+    for c in range(num_terms):
+        decay = decays[c]
+        running[:] = 0.0
+        for k in range(num_steps - 1, -1, -1):
+            for lane in range(count):
+                running[lane] = decay * running[lane] + trace[k, lane]
+                current[c, 0, k, lane] = running[lane]
+    for lane in range(count):  # the spikes j of afferent i are j = i * per_input + s
+        b = first + lane
+        normaliser = total[lane]
+        for i in range(num_inputs):
+            value = 0.0
+            for j in range(i * per_input, (i + 1) * per_input):
+                k = steps[b, j]
+                if k >= 0:
+                    for c in range(num_terms):
+                        value += coefficients[c] * current[c, 0, k, lane] * phases[b, c, j]
+            jacobian[b, output, i] = value / normaliser
+
+
 @numba.njit(parallel=True, **JIT)
-def smooth_max_spike_times(times, weights, dt, num_steps, coefficients, decays, log_decays, squarings, v_rest, beta):
-    """(h [B, O], steps [B, N*S], phases [B, C, N*S]): the smooth maximum of each output's voltage
-    over the grid, h = (1/beta) log((1/L) sum_k exp(beta V_k)), and the gridded spikes (as
-    :func:`max_voltage_spike_times`)."""
+def smooth_max_spike_times(times, weights, dt, num_steps, coefficients, decays, log_decays, squarings, v_rest, beta,
+                           with_jacobian):
+    """(h [B, O], steps [B, N*S], phases [B, C, N*S], jacobian): the smooth maximum of each
+    output's voltage over the grid, h = (1/beta) log((1/L) sum_k exp(beta V_k)), the gridded
+    spikes (as :func:`max_voltage_spike_times`) and, ``with_jacobian``, dh[b, o]/dW[i, o] as
+    [B, O, N] (else [0, O, N]).
+
+    The Jacobian is the softmax-weighted average of kernel values, sum_k w_k dV_k/dW with
+    w_k = exp(beta (V_k - h)) / L: computed here, while each group's weights are at hand, it
+    needs no trace kept for the backward pass and no second scan."""
     batch, num_spikes = times.shape
-    num_outputs = weights.shape[2]
+    num_inputs, num_outputs = weights.shape[1], weights.shape[2]
     num_terms = decays.shape[0]
     dtype = weights.dtype
     smooth_max = np.empty((batch, num_outputs), dtype=dtype)
     steps = np.empty((batch, num_spikes), dtype=np.int32)
     phases = np.empty((batch, num_terms, num_spikes), dtype=dtype)
+    jacobian = np.empty((batch if with_jacobian else 0, num_outputs, num_inputs), dtype=dtype)
     for group in numba.prange((batch + LANES - 1) // LANES):
         first = group * LANES
         count = min(LANES, batch - first)
         _grid_group(times, first, count, dt, num_steps, log_decays, squarings, steps, phases)
         current = np.empty((num_terms, 1, num_steps, LANES), dtype=dtype)
-        trace = np.empty((num_steps, LANES), dtype=dtype)  # scratch of one output's V_k
+        trace = np.empty((num_steps, LANES), dtype=dtype)  # scratch of one output's V_k, then u_k
+        total = np.empty(LANES, dtype=np.float64)
         for o in range(num_outputs):
             _scatter_group(steps, phases, weights, o, first, count, current)
-            _smooth_scan_group(current, count, coefficients, decays, v_rest, beta, smooth_max, first, o, trace)
-    return smooth_max, steps, phases
-
-
-@numba.njit(parallel=True, **JIT)
-def smooth_max_gradient(steps, phases, weights, smooth_max, grad_smooth_max, num_steps, coefficients, decays, v_rest, beta, num_chunks):
-    """dL/dW of the smooth maximum: sum_b g[b, o] sum_k w_k dV_k/dW[i, o] with the softmax
-    weights w_k = exp(beta (V_k - h)) / L; [1, N, O] (summed over b) for shared weights [1, N, O],
-    [B, N, O] for per-pattern weights [B, N, O].
-
-    No trace is kept between the passes: each group of patterns is scattered and scanned again
-    (V_k into a [L, LANES] scratch), the weights are filtered backwards in time,
-    R_c[k] = g w_k + d_c R_c[k+1], and sampled at the spikes: sum_j sum_c coef_c R_c[k_j] p_cj
-    (as dV_k/dW = sum_j sum_c coef_c d_c^(k - k_j) p_cj for k >= k_j).
-    """
-    batch, num_spikes = steps.shape
-    shared = weights.shape[0] == 1
-    num_inputs, num_outputs = weights.shape[1], weights.shape[2]
-    per_input = num_spikes // num_inputs
-    num_terms = decays.shape[0]
-    dtype = weights.dtype
-    partial = np.zeros((num_chunks if shared else batch, num_outputs, num_inputs), dtype=dtype)
-    num_groups = (batch + LANES - 1) // LANES
-    groups_per_chunk = (num_groups + num_chunks - 1) // num_chunks
-    for chunk in numba.prange(num_chunks):
-        current = np.empty((num_terms, 1, num_steps, LANES), dtype=dtype)
-        trace = np.empty((num_steps, LANES), dtype=dtype)
-        top = np.empty(LANES, dtype=dtype)
-        running = np.empty(LANES, dtype=dtype)
-        weight_scale = np.empty(LANES, dtype=dtype)
-        level = np.empty(LANES, dtype=dtype)
-        typed_beta = np.full(1, beta, dtype=dtype)
-        for group in range(chunk * groups_per_chunk, min(num_groups, (chunk + 1) * groups_per_chunk)):
-            first = group * LANES
-            count = min(LANES, batch - first)
-            for o in range(num_outputs):
-                if not np.any(grad_smooth_max[first : first + count, o]):
-                    continue
-                _scatter_group(steps, phases, weights, o, first, count, current)
-                _voltage_trace_group(current, coefficients, decays, v_rest, trace, top)
-                for lane in range(count):  # g / L and h in the weights' dtype: the exponentials below stay in it
-                    weight_scale[lane] = grad_smooth_max[first + lane, o] / num_steps
-                    level[lane] = smooth_max[first + lane, o]
-                for k in range(num_steps):  # trace <- g w_k
-                    for lane in range(count):
-                        trace[k, lane] = weight_scale[lane] * np.exp(typed_beta[0] * (trace[k, lane] - level[lane]))
-                for c in range(num_terms):  # current[c] <- R_c, filtered backwards in time
-                    decay = decays[c]
-                    running[:] = 0.0
-                    for k in range(num_steps - 1, -1, -1):
-                        for lane in range(count):
-                            running[lane] = decay * running[lane] + trace[k, lane]
-                            current[c, 0, k, lane] = running[lane]
-                for lane in range(count):  # sum over the spikes j of afferent i (j = i * per_input + s)
-                    b = first + lane
-                    accumulator = partial[np.int64(chunk) if shared else np.int64(b)]
-                    for i in range(num_inputs):
-                        total = 0.0
-                        for j in range(i * per_input, (i + 1) * per_input):
-                            k = steps[b, j]
-                            if k >= 0:
-                                for c in range(num_terms):
-                                    total += coefficients[c] * current[c, 0, k, lane] * phases[b, c, j]
-                        accumulator[o, i] += total
-    if shared:
-        return partial.sum(axis=0).T.copy().reshape((1, num_inputs, num_outputs))
-    return partial.transpose(0, 2, 1).copy()
+            _softmax_weights_group(current, count, coefficients, decays, v_rest, beta, smooth_max, first, o, trace, total)
+            if with_jacobian:
+                _sample_reverse_filter_group(steps, phases, trace, total, coefficients, decays, first, count, o, current,
+                                             jacobian)
+    return smooth_max, steps, phases, jacobian
 
 
 @numba.njit(parallel=True, **JIT)

@@ -9,11 +9,13 @@ average of kernel values,
     dh/dW[i, o] = sum_k w_k dV_k/dW[i, o] = sum_k w_k sum_j K(t_k - t_i^j),
     w_k = softmax_k(beta V_k) = exp(beta (V_k - h)) / L.
 
-Backends as :mod:`lif.exact.max_voltage`: ``compiled`` (CPU, spike times) keeps no trace
-between the passes: the forward is a streaming log-sum-exp inside the exact scan, and the
-backward scans each group of patterns again, filters the weights w_k backwards in time
-(R_c[k] = w_k + d_c R_c[k+1], the forward recursion run in reverse) and samples that at the
-input spikes. ``torch`` (other devices, and raster inputs) differentiates through the trace.
+Backends as :mod:`lif.exact.max_voltage`: ``compiled`` (CPU, spike times) keeps no trace:
+per group of patterns and output, the exact scan writes V_k into an [L, 16] scratch, the
+log-sum-exp is taken over it, and, when a gradient will be needed, the weights w_k are
+filtered backwards in time (R_c[k] = w_k + d_c R_c[k+1], the forward recursion run in reverse)
+and sampled at the input spikes, giving dh[b, o]/dW[i, o] [B, O, N] for the backward pass
+(which multiplies it by the upstream gradient). ``torch`` (other devices, and raster inputs)
+differentiates through the trace.
 """
 
 from __future__ import annotations
@@ -35,35 +37,30 @@ def smooth_max(values: Tensor, beta: float, dim: int) -> Tensor:
 
 
 class _SmoothMaxVoltage(torch.autograd.Function):
-    """h[b, o] from the compiled kernels, with the time-reversed filter as its backward."""
+    """h[b, o] from the compiled kernel; its Jacobian dh[b, o]/dW[i, o], computed in the same
+    pass when a gradient will be asked for, is the backward's only state."""
 
     @staticmethod
-    def forward(ctx, weights, spike_times, kernel, dt, num_steps, v_rest, beta):
+    def forward(ctx, weights, spike_times, kernel, dt, num_steps, v_rest, beta, with_jacobian):
         from lif.exact import compiled
 
         constants = kernel_constants(kernel, dt, weights.dtype)
-        plain_weights = weights.detach().contiguous()
-        smooth, steps, phases = compiled.smooth_max_spike_times(
-            spike_time_matrix(spike_times, weights.dtype), batched(plain_weights).numpy(), float(dt), int(num_steps),
-            *constants, float(v_rest), float(beta),
+        smooth, _, _, jacobian = compiled.smooth_max_spike_times(
+            spike_time_matrix(spike_times, weights.dtype), batched(weights.detach().contiguous()).numpy(), float(dt),
+            int(num_steps), *constants, float(v_rest), float(beta), with_jacobian,
         )
-        smooth = torch.from_numpy(smooth)
-        ctx.save_for_backward(plain_weights, torch.from_numpy(steps), torch.from_numpy(phases), smooth)
-        ctx.constants, ctx.num_steps, ctx.v_rest, ctx.beta = constants, num_steps, v_rest, beta
-        return smooth
+        ctx.save_for_backward(torch.from_numpy(jacobian))  # [B, O, N]
+        ctx.per_pattern = weights.dim() == 3
+        return torch.from_numpy(smooth)
 
     @staticmethod
     def backward(ctx, grad_smooth):
-        from lif.exact import compiled
-
-        weights, steps, phases, smooth = ctx.saved_tensors
-        gradient = compiled.smooth_max_gradient(
-            steps.numpy(), phases.numpy(), batched(weights).numpy(), smooth.numpy(), grad_smooth.detach().contiguous().numpy(),
-            int(ctx.num_steps), ctx.constants.coefficients, ctx.constants.decays, float(ctx.v_rest), float(ctx.beta),
-            compiled.num_threads(),
-        )
-        gradient = torch.from_numpy(gradient)
-        return gradient if weights.dim() == 3 else gradient[0], None, None, None, None, None, None
+        (jacobian,) = ctx.saved_tensors
+        if ctx.per_pattern:  # dL/dW[b, i, o] = g[b, o] dh[b, o]/dW[i, o]
+            gradient = (grad_smooth.unsqueeze(-1) * jacobian).transpose(1, 2)
+        else:  # dL/dW[i, o] = sum_b g[b, o] dh[b, o]/dW[i, o]
+            gradient = torch.einsum("bo,boi->io", grad_smooth.to(jacobian.dtype), jacobian)
+        return gradient, None, None, None, None, None, None, None
 
 
 def smooth_max_voltage(
@@ -84,6 +81,7 @@ def smooth_max_voltage(
     if not beta > 0:
         raise ValueError(f"beta must be > 0 (1/mV), got {beta}")
     if resolve_backend(backend, weights) == "compiled" and not is_raster(spike_times):
-        return _SmoothMaxVoltage.apply(weights, spike_times, kernel, dt, num_steps, v_rest, beta)
+        with_jacobian = torch.is_grad_enabled() and weights.requires_grad  # not while evaluating
+        return _SmoothMaxVoltage.apply(weights, spike_times, kernel, dt, num_steps, v_rest, beta, with_jacobian)
     _, trace = gridded_trace(spike_times, weights, kernel, dt, num_steps)  # [B, N_out, L], above rest
     return smooth_max(trace + v_rest, beta, dim=-1)

@@ -99,3 +99,26 @@ def test_per_pattern_weights_equal_each_pattern_with_its_own_weights(backend):
         (reference_gradient,) = torch.autograd.grad(reference, own, upstream[b : b + 1])
         torch.testing.assert_close(smooth[b], reference[0].detach())
         torch.testing.assert_close(gradient[b], reference_gradient)
+
+
+def test_evaluation_skips_the_jacobian_and_gives_the_same_value(monkeypatch):
+    from lif.exact import compiled
+
+    generator = torch.Generator().manual_seed(13)
+    kernel = DoubleExponentialKernel()
+    times = spike_times(generator)
+    weights = (torch.randn(30, 3, generator=generator, dtype=torch.float64) * 0.3).requires_grad_()
+    training = smooth_max_voltage(times, weights, kernel, 1.0, 200, 2.0, backend="compiled")
+    jacobian_shapes = []
+    kernel_call = compiled.smooth_max_spike_times
+
+    def recording(*arguments):
+        result = kernel_call(*arguments)
+        jacobian_shapes.append(tuple(result[3].shape))
+        return result
+
+    monkeypatch.setattr(compiled, "smooth_max_spike_times", recording)
+    with torch.no_grad():
+        evaluated = smooth_max_voltage(times, weights, kernel, 1.0, 200, 2.0, backend="compiled")
+    assert jacobian_shapes == [(0, 3, 30)]  # [B, O, N] only when a gradient will be asked for
+    torch.testing.assert_close(evaluated, training.detach(), rtol=0, atol=0)
