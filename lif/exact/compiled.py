@@ -287,10 +287,9 @@ def _sample_reverse_filter_group(steps, phases, trace, total, coefficients, deca
 @numba.njit(parallel=True, **JIT)
 def smooth_max_spike_times(times, weights, dt, num_steps, coefficients, decays, log_decays, squarings, v_rest, beta,
                            with_jacobian):
-    """(h [B, O], steps [B, N*S], phases [B, C, N*S], jacobian): the smooth maximum of each
-    output's voltage over the grid, h = (1/beta) log((1/L) sum_k exp(beta V_k)), the gridded
-    spikes (as :func:`max_voltage_spike_times`) and, ``with_jacobian``, dh[b, o]/dW[i, o] as
-    [B, O, N] (else [0, O, N]).
+    """(h [B, O], jacobian): the smooth maximum of each output's voltage over the grid,
+    h = (1/beta) log((1/L) sum_k exp(beta V_k)), and, ``with_jacobian``, dh[b, o]/dW[i, o] as
+    [B, O, N] (else [0, O, N]). The spikes are gridded as in :func:`max_voltage_spike_times`.
 
     The Jacobian is the softmax-weighted average of kernel values, sum_k w_k dV_k/dW with
     w_k = exp(beta (V_k - h)) / L: computed here, while each group's weights are at hand, it
@@ -316,7 +315,7 @@ def smooth_max_spike_times(times, weights, dt, num_steps, coefficients, decays, 
             if with_jacobian:
                 _sample_reverse_filter_group(steps, phases, trace, total, coefficients, decays, first, count, o, current,
                                              jacobian)
-    return smooth_max, steps, phases, jacobian
+    return smooth_max, jacobian
 
 
 @numba.njit(parallel=True, **JIT)

@@ -45,7 +45,7 @@ class _SmoothMaxVoltage(torch.autograd.Function):
         from lif.exact import compiled
 
         constants = kernel_constants(kernel, dt, weights.dtype)
-        smooth, _, _, jacobian = compiled.smooth_max_spike_times(
+        smooth, jacobian = compiled.smooth_max_spike_times(
             spike_time_matrix(spike_times, weights.dtype), batched(weights.detach().contiguous()).numpy(), float(dt),
             int(num_steps), *constants, float(v_rest), float(beta), with_jacobian,
         )
