@@ -42,7 +42,10 @@ pattern at a step) only the inputs that spiked add their weight row,
 
     out[r] = sum_{i: x[r, i] != 0} x[r, i] W[i]        dL/dW[i] = sum_{r: x[r, i] != 0} x[r, i] G[r]
 
-at a cost of (spikes x N_out) instead of the dense product's (rows x N_in x N_out). Input spike
+at a cost of (spikes x N_out) instead of the dense product's (rows x N_in x N_out). The nonzero
+inputs are found once, as compressed rows (row_start, columns, values), which the forward and
+the weight gradient both walk; a sparse bool raster is searched a 64-bit word (8 entries) at a
+time, skipping the zero words. Input spike
 *times* come as events (pattern b, input i, entry step k, value: the weight's factor, from the
 spike's phases between grid points), scattered the same way into out[b, k].
 
@@ -281,44 +284,94 @@ def filter_backward(grad_out, coefficients, decays, grad_current):
                     grad_current[b, k, o] += adjoint[c, o]
 
 
+@numba.njit(**JIT)
+def raster_rows(flat, words, num_inputs, capacity):
+    """The True entries of a bool raster [R, N_in] as compressed rows: (row_start [R + 1], columns),
+    row r's inputs that spiked being columns[row_start[r]:row_start[r + 1]], in order; an empty
+    row_start when there are more than ``capacity``.
+
+    ``flat``: the raster's bytes in C order (0 or 1); ``words``: its first 8 * (size // 8) bytes
+    as 64-bit words. A sparse raster is mostly zero words, passed over eight entries at a time,
+    in one pass on one thread (measured: a counting pass first, to split the work between
+    threads, costs more than it gains)."""
+    size, num_words = flat.size, words.size
+    num_rows = size // num_inputs
+    row_start = np.empty(num_rows + 1, dtype=np.int64)
+    columns = np.empty(capacity, dtype=np.int64)
+    row_start[0] = 0
+    row, next_row_at = 0, num_inputs  # the row being filled, and where the next one begins
+    count = 0
+    for w in range(num_words + 1):
+        if w < num_words and words[w] == 0:
+            continue
+        for position in range(8 * w, min(8 * w + 8, size)):  # w = num_words: the bytes after the last word
+            if flat[position] != 0:
+                if count == capacity:
+                    return np.empty(0, dtype=np.int64), columns[:0]
+                while position >= next_row_at:
+                    row += 1
+                    row_start[row] = count
+                    next_row_at += num_inputs
+                columns[count] = position - (next_row_at - num_inputs)
+                count += 1
+    while row < num_rows:
+        row += 1
+        row_start[row] = count
+    return row_start, columns[:count]
+
+
 @numba.njit(parallel=True, **JIT)
-def project_forward(inputs, weight, out):
-    """out[r] = sum over the nonzero x[r, i] of x[r, i] W[i], for inputs [R, N_in] (bool or float)."""
+def value_rows(inputs):
+    """The nonzero entries of inputs [R, N_in] (numbers) as compressed rows: (row_start [R + 1],
+    columns, values), row r's being columns / values[row_start[r]:row_start[r + 1]], in order."""
     rows, num_inputs = inputs.shape
-    num_outputs = weight.shape[1]
+    row_start = np.zeros(rows + 1, dtype=np.int64)
     for r in numba.prange(rows):
+        count = 0
+        for i in range(num_inputs):
+            count += inputs[r, i] != 0
+        row_start[r + 1] = count
+    for r in range(rows):
+        row_start[r + 1] += row_start[r]
+    columns = np.empty(row_start[rows], dtype=np.int64)
+    values = np.empty(row_start[rows], dtype=inputs.dtype)
+    for r in numba.prange(rows):
+        e = row_start[r]
+        for i in range(num_inputs):
+            if inputs[r, i] != 0:
+                columns[e] = i
+                values[e] = inputs[r, i]
+                e += 1
+    return row_start, columns, values
+
+
+@numba.njit(parallel=True, **JIT)
+def project_rows(row_start, columns, values, weight, out):
+    """out[r] = sum over row r's entries e of values[e] W[columns[e]] (compressed rows of the inputs)."""
+    num_outputs = weight.shape[1]
+    for r in numba.prange(row_start.size - 1):
         for j in range(num_outputs):
             out[r, j] = 0
-        for i in range(num_inputs):
-            value = inputs[r, i]
-            if value != 0:
-                if value == 1:
-                    for j in range(num_outputs):
-                        out[r, j] += weight[i, j]
-                else:
-                    for j in range(num_outputs):
-                        out[r, j] += value * weight[i, j]
+        for e in range(row_start[r], row_start[r + 1]):
+            i, value = columns[e], values[e]
+            for j in range(num_outputs):
+                out[r, j] += value * weight[i, j]
 
 
 @numba.njit(parallel=True, **JIT)
-def project_weight_gradient(inputs, grad_out, num_chunks):
-    """dL/dW [N_in, N_out] = sum over the nonzero x[r, i] of x[r, i] G[r]: each of ``num_chunks``
-    blocks of rows accumulates its own copy (no two threads write the same memory), then the sum."""
-    rows, num_inputs = inputs.shape
-    num_outputs = grad_out.shape[1]
+def project_rows_weight_gradient(row_start, columns, values, grad_out, num_inputs, num_chunks):
+    """dL/dW [N_in, N_out] = sum over the entries e of row r of values[e] G[r] at row columns[e]:
+    each of ``num_chunks`` blocks of rows accumulates its own copy (no two threads write the
+    same memory), then the sum."""
+    rows, num_outputs = grad_out.shape
     partial = np.zeros((num_chunks, num_inputs, num_outputs), dtype=grad_out.dtype)
     per_chunk = (rows + num_chunks - 1) // num_chunks
     for chunk in numba.prange(num_chunks):
         for r in range(chunk * per_chunk, min(rows, (chunk + 1) * per_chunk)):
-            for i in range(num_inputs):
-                value = inputs[r, i]
-                if value != 0:
-                    if value == 1:
-                        for j in range(num_outputs):
-                            partial[chunk, i, j] += grad_out[r, j]
-                    else:
-                        for j in range(num_outputs):
-                            partial[chunk, i, j] += value * grad_out[r, j]
+            for e in range(row_start[r], row_start[r + 1]):
+                i, value = columns[e], values[e]
+                for j in range(num_outputs):
+                    partial[chunk, i, j] += value * grad_out[r, j]
     result = partial[0].copy()
     for chunk in range(1, num_chunks):
         result += partial[chunk]

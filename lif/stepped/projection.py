@@ -7,8 +7,10 @@ For inputs x [B, L, N_in] (a bool spike raster, or spikes as numbers: 0, 1 or dr
 
 Spikes are sparse: at a rate r the event-driven product, which adds one weight row per spike
 and accumulates the weight gradient per spike (:mod:`lif.stepped.compiled`), costs r x the
-dense one's multiply-adds. :func:`project` picks the path by the measured fraction of nonzero
-inputs and the number of outputs: event-driven on the CPU below :data:`EVENT_DRIVEN_BELOW` with
+dense one's multiply-adds. The nonzero inputs are found once, as compressed rows kept for the
+backward (a sparse bool raster a 64-bit word at a time, below :data:`WORD_SCAN_BELOW`).
+:func:`project` picks the path by the measured fraction of nonzero inputs and the number of
+outputs: event-driven on the CPU below :data:`EVENT_DRIVEN_BELOW` with
 at least :data:`EVENT_DRIVEN_MIN_OUTPUTS` outputs, the dense product (one GEMM over all steps)
 otherwise and on other devices. The gradient with respect to the inputs (hidden
 spikes, on their way back to the surrogate) is dense on both paths: every neuron's surrogate
@@ -17,6 +19,7 @@ derivative is nonzero.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -27,30 +30,59 @@ from lif.stepped import compiled
 # many outputs, reading the inputs to find the spikes costs as much as the product itself.
 EVENT_DRIVEN_BELOW = 0.08
 EVENT_DRIVEN_MIN_OUTPUTS = 32
+# Below this fraction a bool raster's spikes are found by skipping zero 64-bit words (most words
+# are zero); above it, by reading each entry, rows in parallel (fewer mispredicted branches).
+WORD_SCAN_BELOW = 0.03
+
+
+def compressed_rows(inputs: Tensor, dtype: torch.dtype, word_scan: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+    """The nonzero entries of inputs [R, N_in] as compressed rows (row_start [R + 1], columns, values
+    in ``dtype``): a bool raster read a word (8 entries) at a time when ``word_scan``, else (and
+    numbers) one entry at a time."""
+    values_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+    if inputs.dtype == torch.bool and word_scan:
+        flat = inputs.contiguous().numpy().reshape(-1).view(np.uint8)
+        words = flat[: flat.size // 8 * 8].view(np.uint64)
+        # room for a rate of 1/16 (the word scan is for sparser rasters), else for every entry
+        for capacity in (flat.size // 16 + 64, flat.size):
+            row_start, columns = compiled.raster_rows(flat, words, inputs.shape[1], capacity)
+            if row_start.size:
+                break
+        values = np.ones(columns.size, dtype=values_dtype)
+    else:
+        row_start, columns, values = compiled.value_rows(inputs.contiguous().numpy())
+        values = values.astype(values_dtype, copy=False)
+    return torch.from_numpy(row_start), torch.from_numpy(columns), torch.from_numpy(values)
 
 
 class EventDrivenProjection(torch.autograd.Function):
-    """x [R, N_in] @ W [N_in, N_out], touching only the nonzero x: forward and weight gradient compiled."""
+    """x [R, N_in] @ W [N_in, N_out], touching only the nonzero x: forward and weight gradient compiled.
+
+    The nonzero inputs are found once, as compressed rows, and kept for the backward instead of x."""
 
     @staticmethod
-    def forward(ctx, inputs: Tensor, weight: Tensor) -> Tensor:
-        input_array = inputs.detach().contiguous()
+    def forward(ctx, inputs: Tensor, weight: Tensor, word_scan: bool = True) -> Tensor:
+        rows = compressed_rows(inputs.detach(), weight.dtype, word_scan)
         out = weight.new_empty((inputs.shape[0], weight.shape[1]))
-        compiled.project_forward(input_array.numpy(), weight.detach().contiguous().numpy(), out.numpy())
-        ctx.save_for_backward(input_array, weight)
+        compiled.project_rows(*(part.numpy() for part in rows), weight.detach().contiguous().numpy(), out.numpy())
+        ctx.save_for_backward(*rows, weight)
+        ctx.input_dtype = inputs.dtype
         return out
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):
-        inputs, weight = ctx.saved_tensors
+        row_start, columns, values, weight = ctx.saved_tensors
         grad_inputs = grad_weight = None
         if ctx.needs_input_grad[0]:
-            grad_inputs = (grad_out @ weight.T).to(inputs.dtype)
+            grad_inputs = (grad_out @ weight.T).to(ctx.input_dtype)
         if ctx.needs_input_grad[1]:
             grad_weight = torch.from_numpy(
-                compiled.project_weight_gradient(inputs.numpy(), grad_out.contiguous().numpy(), compiled.num_threads())
+                compiled.project_rows_weight_gradient(
+                    row_start.numpy(), columns.numpy(), values.numpy(), grad_out.contiguous().numpy(), weight.shape[0],
+                    compiled.num_threads(),
+                )
             )
-        return grad_inputs, grad_weight
+        return grad_inputs, grad_weight, *([None] * (len(ctx.needs_input_grad) - 2))
 
 
 class EventProjection(torch.autograd.Function):
@@ -102,20 +134,30 @@ def nonzero_fraction(inputs: Tensor, sample_rows: int = 4096) -> float:
     return float(torch.count_nonzero(rows)) / max(rows.numel(), 1)
 
 
-def event_driven(inputs: Tensor, weight: Tensor) -> bool:
-    """Whether :func:`project` takes the event-driven path for these inputs."""
-    return (
+def sparse_fraction(inputs: Tensor, weight: Tensor) -> float | None:
+    """The estimated fraction of nonzero inputs when :func:`project` takes the event-driven path
+    for these inputs, else None."""
+    if not (
         inputs.device.type == "cpu"
         and weight.dtype in (torch.float32, torch.float64)
         and (inputs.dtype == torch.bool or inputs.dtype == weight.dtype)
         and weight.shape[1] >= EVENT_DRIVEN_MIN_OUTPUTS
-        and nonzero_fraction(inputs) < EVENT_DRIVEN_BELOW
-    )
+    ):
+        return None
+    fraction = nonzero_fraction(inputs)
+    return fraction if fraction < EVENT_DRIVEN_BELOW else None
+
+
+def event_driven(inputs: Tensor, weight: Tensor) -> bool:
+    """Whether :func:`project` takes the event-driven path for these inputs."""
+    return sparse_fraction(inputs, weight) is not None
 
 
 def project(inputs: Tensor, weight: Tensor) -> Tensor:
     """Currents [B, L, N_out] of inputs [B, L, N_in] (bool or numbers) through weights [N_in, N_out]."""
-    if not event_driven(inputs, weight):
+    fraction = sparse_fraction(inputs, weight)
+    if fraction is None:
         return inputs.to(weight.dtype) @ weight
     rows = inputs.reshape(-1, inputs.shape[-1])
-    return EventDrivenProjection.apply(rows, weight).reshape(*inputs.shape[:-1], weight.shape[1])
+    output = EventDrivenProjection.apply(rows, weight, fraction < WORD_SCAN_BELOW)
+    return output.reshape(*inputs.shape[:-1], weight.shape[1])

@@ -3,16 +3,21 @@
 import pytest
 import torch
 
-from lif.stepped import projection
+from lif.stepped import compiled, projection
 from lif.stepped.projection import (
     EVENT_DRIVEN_BELOW,
     EVENT_DRIVEN_MIN_OUTPUTS,
+    WORD_SCAN_BELOW,
     EventDrivenProjection,
+    compressed_rows,
     event_driven,
     project,
     project_events,
     scatter_events,
 )
+
+
+real_raster_rows = compiled.raster_rows
 
 
 def raster(kind: str, shape=(3, 40, 25), rate=0.05, seed=0) -> torch.Tensor:
@@ -28,7 +33,7 @@ def raster(kind: str, shape=(3, 40, 25), rate=0.05, seed=0) -> torch.Tensor:
     return spikes
 
 
-def dense_and_event_driven(inputs, weight):
+def dense_and_event_driven(inputs, weight, word_scan=True):
     """(currents, weight gradient, input gradient or None) by the dense product and by the kernel."""
     generator = torch.Generator().manual_seed(7)
     weigh = torch.randn(*inputs.shape[:-1], weight.shape[1], generator=generator, dtype=weight.dtype)
@@ -39,21 +44,47 @@ def dense_and_event_driven(inputs, weight):
         if run == "dense":
             out = x.to(w.dtype) @ w
         else:
-            out = EventDrivenProjection.apply(x.reshape(-1, x.shape[-1]), w).reshape(out.shape)
+            out = EventDrivenProjection.apply(x.reshape(-1, x.shape[-1]), w, word_scan).reshape(out.shape)
         wanted = [w] + ([x] if x.requires_grad else [])
         gradients = torch.autograd.grad((out * weigh).sum(), wanted)
         results.append((out, *gradients))
     return results
 
 
+@pytest.mark.parametrize("word_scan", [True, False], ids=["word_scan", "entry_scan"])
 @pytest.mark.parametrize("kind", ["random", "none", "all", "first_and_last"])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_event_driven_projection_of_a_raster_equals_the_dense_product(kind, dtype):
+def test_event_driven_projection_of_a_raster_equals_the_dense_product(kind, dtype, word_scan):
     weight = torch.randn(25, 11, generator=torch.Generator().manual_seed(1), dtype=dtype)
-    (dense, dense_grad), (fast, fast_grad) = dense_and_event_driven(raster(kind), weight)
+    (dense, dense_grad), (fast, fast_grad) = dense_and_event_driven(raster(kind), weight, word_scan)
     tolerance = 1e-12 if dtype == torch.float64 else 1e-5
     torch.testing.assert_close(fast, dense, rtol=tolerance, atol=tolerance)
     torch.testing.assert_close(fast_grad, dense_grad, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("word_scan", [True, False], ids=["word_scan", "entry_scan"])
+@pytest.mark.parametrize("shape", [(3, 40, 25), (2, 7, 5), (1, 1, 3), (4, 9, 64)], ids=str)
+@pytest.mark.parametrize("kind", ["random", "none", "all", "first_and_last"])
+def test_compressed_rows_list_every_spike_of_a_raster_in_order(kind, shape, word_scan):
+    # the word scan reads eight entries at a time; sizes that are not a multiple of 8 leave a tail
+    spikes = raster(kind, shape=shape, rate=0.2).reshape(-1, shape[-1])
+    row_start, columns, values = compressed_rows(spikes, torch.float32, word_scan)
+    rows, expected_columns = torch.nonzero(spikes, as_tuple=True)
+    torch.testing.assert_close(columns, expected_columns)
+    torch.testing.assert_close(row_start, torch.cat([torch.zeros(1, dtype=torch.int64), spikes.sum(dim=1).cumsum(0)]))
+    torch.testing.assert_close(values, torch.ones(len(rows)))
+    numbers = spikes.double() * torch.arange(1.0, spikes.shape[1] + 1, dtype=torch.float64)
+    number_rows = compressed_rows(numbers, torch.float64)
+    torch.testing.assert_close(number_rows[:2], (row_start, columns))
+    torch.testing.assert_close(number_rows[2], numbers[rows, expected_columns])
+
+
+def test_event_driven_projection_of_a_transposed_raster_with_a_tail_equals_the_dense_product():
+    spikes = raster("random", shape=(3, 13, 7), rate=0.3).transpose(1, 2)  # not contiguous; 273 entries
+    weight = torch.randn(13, 5, dtype=torch.float64)
+    (dense, dense_grad), (fast, fast_grad) = dense_and_event_driven(spikes, weight)
+    torch.testing.assert_close(fast, dense)
+    torch.testing.assert_close(fast_grad, dense_grad)
 
 
 def test_event_driven_projection_of_dropped_out_spikes_equals_the_dense_product():
@@ -70,6 +101,12 @@ def test_event_driven_projection_of_dropped_out_spikes_equals_the_dense_product(
 def test_project_takes_the_event_driven_path_for_sparse_spikes_and_the_product_otherwise(monkeypatch):
     weight = torch.randn(25, EVENT_DRIVEN_MIN_OUTPUTS)
     sparse, dense = raster("random", rate=0.01), raster("random", rate=0.5)
+    word_scans = []
+    monkeypatch.setattr(projection.compiled, "raster_rows", lambda *args: word_scans.append(1) or real_raster_rows(*args))
+    for rate in (0.01, 0.05):  # the word scan below WORD_SCAN_BELOW, each entry read above
+        inputs = raster("random", shape=(8, 100, 25), rate=rate)
+        torch.testing.assert_close(project(inputs, weight), inputs.float() @ weight)
+    assert word_scans == [1] and 0.01 < WORD_SCAN_BELOW < 0.05
     assert event_driven(sparse, weight) and not event_driven(dense, weight)
     assert not event_driven(sparse.double(), weight)  # a dtype the kernel does not take with these weights
     assert not event_driven(sparse, weight[:, :3])  # too few outputs to pay for finding the spikes
