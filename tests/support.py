@@ -15,10 +15,31 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+from lif.stepped.alif import ALIF
+from lif.stepped.cuba import CUBA
+from lif.stepped.lif import LIF
+from lif.stepped.surrogates import Atan, FastSigmoid, Sigmoid, StraightThrough, Triangle
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "conf"
 # Small, quiet jobs for command-line tests.
 FAST = ["data.num_samples=40", "data.num_afferents=20", "trainer.enable_progress_bar=false"]
+# The spiking neuron models and surrogates the compiled paths must each reproduce.
+NEURONS = {
+    "lif": lambda **settings: LIF(tau_m=8.0, **settings),
+    "cuba": lambda **settings: CUBA(tau_m=8.0, tau_s=2.0, **settings),
+    "alif": lambda **settings: ALIF(tau_m=8.0, tau_a=30.0, beta=0.4, **settings),
+}
+SURROGATES = [FastSigmoid(slope=5.0), Atan(alpha=2.0), Sigmoid(slope=4.0), Triangle(width=0.8), StraightThrough()]
+
+
+def assert_same_run(reference, fast, voltage_tolerance: float = 0.0, gradient_tolerance: float = 1e-12) -> None:
+    """Two paths' (spikes, voltages, gradients): the same spikes, voltages and gradients within the tolerances."""
+    (spikes, voltages, gradients), (fast_spikes, fast_voltages, fast_gradients) = reference, fast
+    assert torch.equal(fast_spikes, spikes)
+    torch.testing.assert_close(fast_voltages, voltages, rtol=voltage_tolerance, atol=voltage_tolerance)
+    for fast_gradient, gradient in zip(fast_gradients, gradients):
+        torch.testing.assert_close(fast_gradient, gradient, rtol=gradient_tolerance, atol=gradient_tolerance)
 
 
 def compose_config(overrides: list[str], output_dir: Path) -> DictConfig:

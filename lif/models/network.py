@@ -23,6 +23,10 @@ layer is
 and a readout (:mod:`lif.models.readouts`) turns its voltages or spikes into one score per
 output. With no hidden layer, an ``li`` output read out at its maximum *is* the tempotron, and
 runs on the tempotron's exact compiled path (:func:`lif.exact.max_voltage`).
+With one feed-forward hidden layer on a sparse raster and ``li`` outputs, the two layers run
+in one compiled pass per pattern on the CPU (:mod:`lif.stepped.fused`: the same spikes, voltages
+and gradients, without the [B, L, N] currents and gradients between them; the hidden voltages
+are not kept, so ``voltages[0]`` is None there, and ``record`` takes the layer-by-layer path).
 
 Weights start as N(init_mean, (init_gain / sqrt(fan_in))^2); recurrent ones as
 N(0, (recurrent_gain / sqrt(N_l))^2). Training is backpropagation through time with the
@@ -50,6 +54,7 @@ from lif.models.activity import SpikeActivity
 from lif.models.readouts import check_readout, decision_threshold, read_out
 from lif.stepped.neuron import SpikingNeuron
 from lif.stepped.projection import project, project_events
+from lif.stepped.fused import layer_and_readout
 from lif.stepped.layer import filter_layer, run_layer
 
 OUTPUTS = ("li", "spiking")
@@ -217,6 +222,12 @@ class Network(nn.Module):
         if not len(self.hidden) and self.output == "li" and self.readout == "max" and not record:
             v_max, _ = exact.max_voltage(inputs, self.weight, self.kernel, self.dt, self.num_steps, self.v_rest)
             return NetworkOutput(v_max, threshold, [], [None], **activity)
+        fused = None if record else self.fused(inputs)
+        if fused is not None:
+            hidden_spikes, out_voltages = fused
+            out_voltages = out_voltages + self.v_rest
+            score = read_out(self.readout, out_voltages, None, self.dt, self.smooth_max_beta)
+            return NetworkOutput(score, threshold, [hidden_spikes], [None, out_voltages], **activity)
         spikes, voltages = [], []
         below = inputs
         for layer in self.hidden:
@@ -236,6 +247,17 @@ class Network(nn.Module):
         voltages.append(out_voltages)
         score = read_out(self.readout, out_voltages, out_spikes, self.dt, self.smooth_max_beta)
         return NetworkOutput(score, threshold, spikes, voltages, **activity)
+
+    def fused(self, inputs: Tensor) -> tuple[Tensor, Tensor] | None:
+        """(hidden spikes, output voltages from rest) of a raster through one feed-forward hidden
+        layer and ``li`` outputs in one compiled pass (:func:`lif.stepped.fused.layer_and_readout`),
+        or None where the layer-by-layer path runs (other shapes, dropout while training)."""
+        if len(self.hidden) != 1 or self.output != "li" or not exact.is_raster(inputs):
+            return None
+        layer = self.hidden[0]
+        if layer.recurrent_weight is not None or (self.training and self.dropout.p > 0):
+            return None
+        return layer_and_readout(inputs, layer.weight, layer.neuron, self.weight, self.kernel, self.dt)
 
     def currents(self, below: Tensor, weight: Tensor, neuron: SpikingNeuron, first: bool) -> tuple[Tensor, Tensor | None]:
         """A spiking layer's input currents [B, L, N] (and direct jumps) from the data (first) or the spikes below.

@@ -7,7 +7,9 @@
 - :mod:`lif.stepped.simulate`: the time loop of a layer (the reference);
 - :mod:`lif.stepped.layer`: a layer by its fastest exact path (the compiled scan on the CPU);
 - :mod:`lif.stepped.projection`: a layer's input currents, event-driven for spikes;
-- :mod:`lif.stepped.compiled`: the numba CPU kernels behind the last two.
+- :mod:`lif.stepped.fused`: a spiking layer on a sparse raster and the leaky-integrator outputs
+  above it in one compiled pass per pattern;
+- :mod:`lif.stepped.compiled`: the numba CPU kernels behind the last three.
 
 Each neuron module has Norse's shape: a state and a per-step constants NamedTuple, a pure step
 function, and a thin ``nn.Module`` holding the (optionally learnable) time constants. Decays

@@ -49,6 +49,12 @@ time, skipping the zero words. Input spike
 *times* come as events (pattern b, input i, entry step k, value: the weight's factor, from the
 spike's phases between grid points), scattered the same way into out[b, k].
 
+**One pass** (:mod:`lif.stepped.fused`): a layer on a raster and the leaky integrators above it,
+one pattern per thread at a time (:func:`readout_forward`, :func:`readout_backward`), composed
+of the per-pattern pieces the kernels above are made of (:func:`raster_block_rows`,
+:func:`project_row_block`, :func:`scan_pattern`, :func:`filter_pattern`, ...), so that a
+pattern's [L, N] intermediates stay in the core's cache.
+
 numba compiles each kernel once per argument types and caches the machine code on disk
 (``python -m lif.exact`` fills the cache at install). This module imports nothing of the package.
 """
@@ -96,70 +102,172 @@ def surrogate_derivative(kind, parameter, x, out):
 # array object whose reference count all threads update atomically (measured: 2-3x slower).
 
 
+@numba.njit(**JIT)
+def scan_pattern(
+    current, direct, recurrent, two_state, adaptive, decay_m, decay_s, coupling, decay_a, beta, threshold, reset,
+    reset_level, spikes, voltages, adaptation,
+):
+    """One pattern's scan: fill spikes, voltages (u before the reset) and, adaptive, adaptation
+    [L, N] from the currents [L, N] (and the direct jumps, or an empty array), plus, with
+    recurrent weights R [N, N] (or an empty array), the recurrent input s[k-1] @ R, one row of R
+    per spike."""
+    num_steps, size = current.shape
+    dtype = current.dtype
+    zero, one = dtype.type(0.0), dtype.type(1.0)
+    has_direct = direct.shape[0] > 0
+    has_recurrent = recurrent.shape[0] > 0
+    u = np.zeros(size, dtype=dtype)
+    synaptic = np.zeros(size, dtype=dtype)
+    a = np.zeros(size, dtype=dtype)
+    previous = np.zeros(size, dtype=dtype)
+    drive = np.empty(size, dtype=dtype)
+    feedback = np.empty(size, dtype=dtype)
+    for k in range(num_steps):
+        if has_recurrent:
+            for n in range(size):
+                feedback[n] = zero
+            if k > 0:
+                for m in range(size):
+                    if spikes[k - 1, m] != zero:
+                        for n in range(size):
+                            feedback[n] += recurrent[m, n]
+            for n in range(size):
+                drive[n] = current[k, n] + feedback[n]
+        else:
+            for n in range(size):
+                drive[n] = current[k, n]
+        if two_state:
+            for n in range(size):
+                voltages[k, n] = decay_m * u[n] + coupling * synaptic[n]
+            if has_direct:
+                for n in range(size):
+                    voltages[k, n] = voltages[k, n] + direct[k, n]
+            for n in range(size):
+                synaptic[n] = decay_s * synaptic[n] + drive[n]
+        else:
+            for n in range(size):
+                voltages[k, n] = decay_m * u[n] + drive[n]
+        if adaptive:
+            for n in range(size):
+                a[n] = decay_a * a[n] + previous[n]
+                adaptation[k, n] = a[n]
+                spike = one if voltages[k, n] - (threshold + beta * a[n]) >= zero else zero
+                spikes[k, n] = spike
+                previous[n] = spike
+        else:
+            for n in range(size):
+                spikes[k, n] = one if voltages[k, n] - threshold >= zero else zero
+        if reset == SUBTRACT:
+            for n in range(size):
+                u[n] = voltages[k, n] - threshold * spikes[k, n]
+        elif reset == ZERO:
+            for n in range(size):
+                u[n] = voltages[k, n] + (reset_level - voltages[k, n]) * spikes[k, n]
+        else:
+            for n in range(size):
+                u[n] = voltages[k, n]
+
+
+@numba.njit(**JIT)
+def pattern(array, b):
+    """array[b] of a [B, L, N] array, or an empty [0, 0] for an absent optional one (shape [0, 0, 0])."""
+    if array.shape[0] > 0:
+        return array[b]
+    return np.empty((0, 0), dtype=array.dtype)
+
+
 @numba.njit(parallel=True, **JIT)
 def scan_forward(
     current, direct, recurrent, two_state, adaptive, decay_m, decay_s, coupling, decay_a, beta, threshold, reset,
     reset_level, spikes, voltages, adaptation,
 ):
-    """Fill spikes, voltages (u before the reset) and, adaptive, adaptation [B, L, N] from the
-    currents [B, L, N] (and the direct jumps, or an empty array), plus, with recurrent weights
-    R [N, N] (or an empty array), the recurrent input s[k-1] @ R, one row of R per spike."""
-    batch, num_steps, size = current.shape
-    dtype = current.dtype
+    """:func:`scan_pattern` of every pattern of currents [B, L, N], in parallel: fills spikes,
+    voltages and (adaptive) adaptation [B, L, N]; direct and adaptation may be empty [0, 0, 0]."""
+    for b in numba.prange(current.shape[0]):
+        scan_pattern(
+            current[b], pattern(direct, b), recurrent, two_state, adaptive, decay_m, decay_s, coupling, decay_a, beta,
+            threshold, reset, reset_level, spikes[b], voltages[b], pattern(adaptation, b),
+        )
+
+
+@numba.njit(inline="always", **JIT)
+def scan_pattern_backward(
+    grad_spikes, grad_voltages, spikes, voltages, adaptation, recurrent_transposed, two_state, adaptive, decay_m,
+    decay_s, coupling, decay_a, beta, threshold, reset, reset_level, detach_reset, surrogate, surrogate_parameter,
+    grad_current, grad_direct, grad_recurrent,
+):
+    """One pattern's backward: fill grad_current (and, two-state with direct jumps, grad_direct)
+    [L, N] from the gradients of the spikes and voltages (an empty grad_voltages: zero) and the
+    forward's outputs, with the recurrent weights transposed, R^T [N, N] (or an empty array);
+    add the pattern's share of the recurrent weights' gradient to grad_recurrent [N, N]."""
+    num_steps, size = voltages.shape
+    dtype = voltages.dtype
     zero, one = dtype.type(0.0), dtype.type(1.0)
-    has_direct = direct.shape[0] > 0
-    has_recurrent = recurrent.shape[0] > 0
-    for b in numba.prange(batch):
-        u = np.zeros(size, dtype=dtype)
-        synaptic = np.zeros(size, dtype=dtype)
-        a = np.zeros(size, dtype=dtype)
-        previous = np.zeros(size, dtype=dtype)
-        drive = np.empty(size, dtype=dtype)
-        feedback = np.empty(size, dtype=dtype)
-        for k in range(num_steps):
-            if has_recurrent:
-                for n in range(size):
-                    feedback[n] = zero
-                if k > 0:
-                    for m in range(size):
-                        if spikes[b, k - 1, m] != zero:
-                            for n in range(size):
-                                feedback[n] += recurrent[m, n]
-                for n in range(size):
-                    drive[n] = current[b, k, n] + feedback[n]
-            else:
-                for n in range(size):
-                    drive[n] = current[b, k, n]
-            if two_state:
-                for n in range(size):
-                    voltages[b, k, n] = decay_m * u[n] + coupling * synaptic[n]
-                if has_direct:
-                    for n in range(size):
-                        voltages[b, k, n] = voltages[b, k, n] + direct[b, k, n]
-                for n in range(size):
-                    synaptic[n] = decay_s * synaptic[n] + drive[n]
-            else:
-                for n in range(size):
-                    voltages[b, k, n] = decay_m * u[n] + drive[n]
-            if adaptive:
-                for n in range(size):
-                    a[n] = decay_a * a[n] + previous[n]
-                    adaptation[b, k, n] = a[n]
-                    spike = one if voltages[b, k, n] - (threshold + beta * a[n]) >= zero else zero
-                    spikes[b, k, n] = spike
-                    previous[n] = spike
-            else:
-                for n in range(size):
-                    spikes[b, k, n] = one if voltages[b, k, n] - threshold >= zero else zero
+    has_voltage_gradient = grad_voltages.shape[0] > 0
+    has_direct = grad_direct.shape[0] > 0
+    has_recurrent = recurrent_transposed.shape[0] > 0
+    grad_u_next = np.zeros(size, dtype=dtype)  # dL/du[k+1]
+    grad_synaptic_next = np.zeros(size, dtype=dtype)  # dL/di[k+1]
+    grad_a_next = np.zeros(size, dtype=dtype)  # dL/da[k+1]
+    grad_feedback = np.zeros(size, dtype=dtype)  # dL/ds[k] through the recurrent input of step k+1
+    excess = np.empty(size, dtype=dtype)
+    slope = np.empty(size, dtype=dtype)
+    grad_s = np.empty(size, dtype=dtype)
+    for k in range(num_steps - 1, -1, -1):
+        if adaptive:
+            for n in range(size):
+                excess[n] = voltages[k, n] - (threshold + beta * adaptation[k, n])
+        else:
+            for n in range(size):
+                excess[n] = voltages[k, n] - threshold
+        surrogate_derivative(surrogate, surrogate_parameter, excess, slope)
+        for n in range(size):
+            grad_s[n] = grad_spikes[k, n] + grad_feedback[n]
+        if adaptive:
+            for n in range(size):
+                grad_s[n] += grad_a_next[n]
+        if not detach_reset:
             if reset == SUBTRACT:
                 for n in range(size):
-                    u[n] = voltages[b, k, n] - threshold * spikes[b, k, n]
+                    grad_s[n] -= threshold * (decay_m * grad_u_next[n])
             elif reset == ZERO:
                 for n in range(size):
-                    u[n] = voltages[b, k, n] + (reset_level - voltages[b, k, n]) * spikes[b, k, n]
-            else:
+                    grad_s[n] += (reset_level - voltages[k, n]) * (decay_m * grad_u_next[n])
+        if two_state:
+            for n in range(size):
+                grad_synaptic_next[n] = decay_s * grad_synaptic_next[n] + coupling * grad_u_next[n]
+                grad_current[k, n] = grad_synaptic_next[n]
+        if adaptive:
+            for n in range(size):
+                grad_a_next[n] = decay_a * grad_a_next[n] - beta * slope[n] * grad_s[n]
+        if reset == ZERO:
+            for n in range(size):
+                grad_u_next[n] = slope[n] * grad_s[n] + decay_m * grad_u_next[n] * (one - spikes[k, n])
+        else:
+            for n in range(size):
+                grad_u_next[n] = slope[n] * grad_s[n] + decay_m * grad_u_next[n]
+        if has_voltage_gradient:
+            for n in range(size):
+                grad_u_next[n] += grad_voltages[k, n]
+        if two_state:
+            if has_direct:
                 for n in range(size):
-                    u[n] = voltages[b, k, n]
+                    grad_direct[k, n] = grad_u_next[n]
+        else:
+            for n in range(size):
+                grad_current[k, n] = grad_u_next[n]
+        if has_recurrent and k > 0:  # the drive of step k took s[k-1] @ R
+            # dL/ds[k-1] = R @ G[k], as a sum of R^T's rows (a dot product per row would not vectorise)
+            for m in range(size):
+                grad_feedback[m] = zero
+            for n in range(size):
+                gradient = grad_current[k, n]
+                for m in range(size):
+                    grad_feedback[m] += recurrent_transposed[n, m] * gradient
+            for m in range(size):
+                if spikes[k - 1, m] != zero:
+                    for n in range(size):
+                        grad_recurrent[m, n] += grad_current[k, n]
 
 
 @numba.njit(parallel=True, **JIT)
@@ -168,155 +276,117 @@ def scan_backward(
     decay_s, coupling, decay_a, beta, threshold, reset, reset_level, detach_reset, surrogate, surrogate_parameter,
     grad_current, grad_direct, num_chunks,
 ):
-    """Fill grad_current (and, two-state with direct jumps, grad_direct) [B, L, N] from the
-    gradients of the spikes and voltages (an empty grad_voltages: zero) and the forward's outputs,
-    with the recurrent weights transposed, R^T [N, N] (or an empty array); return the gradient of
-    the recurrent weights (each of ``num_chunks`` blocks of patterns accumulates its own, then
-    the sum; [0, 0] without them)."""
-    batch, num_steps, size = voltages.shape
-    dtype = voltages.dtype
-    zero, one = dtype.type(0.0), dtype.type(1.0)
-    has_voltage_gradient = grad_voltages.shape[0] > 0
-    has_direct = grad_direct.shape[0] > 0
-    has_recurrent = recurrent_transposed.shape[0] > 0
-    recurrent_size = size if has_recurrent else 0
-    partial = np.zeros((num_chunks, recurrent_size, recurrent_size), dtype=dtype)
+    """:func:`scan_pattern_backward` of every pattern [B, L, N], in parallel: fills grad_current
+    (and grad_direct, unless empty) and returns the gradient of the recurrent weights (each of
+    ``num_chunks`` blocks of patterns accumulates its own, then the sum; [0, 0] without them)."""
+    batch = voltages.shape[0]
+    recurrent_size = recurrent_transposed.shape[0]
+    partial = np.zeros((num_chunks, recurrent_size, recurrent_size), dtype=voltages.dtype)
     per_chunk = (batch + num_chunks - 1) // num_chunks
     for chunk in numba.prange(num_chunks):
         for b in range(chunk * per_chunk, min(batch, (chunk + 1) * per_chunk)):
-            grad_u_next = np.zeros(size, dtype=dtype)  # dL/du[k+1]
-            grad_synaptic_next = np.zeros(size, dtype=dtype)  # dL/di[k+1]
-            grad_a_next = np.zeros(size, dtype=dtype)  # dL/da[k+1]
-            grad_feedback = np.zeros(size, dtype=dtype)  # dL/ds[k] through the recurrent input of step k+1
-            excess = np.empty(size, dtype=dtype)
-            slope = np.empty(size, dtype=dtype)
-            grad_s = np.empty(size, dtype=dtype)
-            for k in range(num_steps - 1, -1, -1):
-                if adaptive:
-                    for n in range(size):
-                        excess[n] = voltages[b, k, n] - (threshold + beta * adaptation[b, k, n])
-                else:
-                    for n in range(size):
-                        excess[n] = voltages[b, k, n] - threshold
-                surrogate_derivative(surrogate, surrogate_parameter, excess, slope)
-                for n in range(size):
-                    grad_s[n] = grad_spikes[b, k, n] + grad_feedback[n]
-                if adaptive:
-                    for n in range(size):
-                        grad_s[n] += grad_a_next[n]
-                if not detach_reset:
-                    if reset == SUBTRACT:
-                        for n in range(size):
-                            grad_s[n] -= threshold * (decay_m * grad_u_next[n])
-                    elif reset == ZERO:
-                        for n in range(size):
-                            grad_s[n] += (reset_level - voltages[b, k, n]) * (decay_m * grad_u_next[n])
-                if two_state:
-                    for n in range(size):
-                        grad_synaptic_next[n] = decay_s * grad_synaptic_next[n] + coupling * grad_u_next[n]
-                        grad_current[b, k, n] = grad_synaptic_next[n]
-                if adaptive:
-                    for n in range(size):
-                        grad_a_next[n] = decay_a * grad_a_next[n] - beta * slope[n] * grad_s[n]
-                if reset == ZERO:
-                    for n in range(size):
-                        grad_u_next[n] = slope[n] * grad_s[n] + decay_m * grad_u_next[n] * (one - spikes[b, k, n])
-                else:
-                    for n in range(size):
-                        grad_u_next[n] = slope[n] * grad_s[n] + decay_m * grad_u_next[n]
-                if has_voltage_gradient:
-                    for n in range(size):
-                        grad_u_next[n] += grad_voltages[b, k, n]
-                if two_state:
-                    if has_direct:
-                        for n in range(size):
-                            grad_direct[b, k, n] = grad_u_next[n]
-                else:
-                    for n in range(size):
-                        grad_current[b, k, n] = grad_u_next[n]
-                if has_recurrent and k > 0:  # the drive of step k took s[k-1] @ R
-                    # dL/ds[k-1] = R @ G[k], as a sum of R^T's rows (a dot product per row would not vectorise)
-                    for m in range(size):
-                        grad_feedback[m] = zero
-                    for n in range(size):
-                        gradient = grad_current[b, k, n]
-                        for m in range(size):
-                            grad_feedback[m] += recurrent_transposed[n, m] * gradient
-                    for m in range(size):
-                        if spikes[b, k - 1, m] != zero:
-                            for n in range(size):
-                                partial[chunk, m, n] += grad_current[b, k, n]
-    result = np.zeros((recurrent_size, recurrent_size), dtype=dtype)
-    for chunk in range(num_chunks):
-        result += partial[chunk]
-    return result
+            scan_pattern_backward(
+                grad_spikes[b], pattern(grad_voltages, b), spikes[b], voltages[b], pattern(adaptation, b),
+                recurrent_transposed, two_state, adaptive, decay_m, decay_s, coupling, decay_a, beta, threshold, reset,
+                reset_level, detach_reset, surrogate, surrogate_parameter, grad_current[b], pattern(grad_direct, b),
+                partial[chunk],
+            )
+    return partial.sum(axis=0)
+
+
+@numba.njit(**JIT)
+def filter_pattern(current, coefficients, decays, out):
+    """One pattern's leaky integrators: out[k, o] = sum_c coef_c A_c[k], A_c[k] = d_c A_c[k-1] + I[k, o]."""
+    num_steps, size = current.shape
+    trace = np.zeros((decays.shape[0], size), dtype=current.dtype)
+    for k in range(num_steps):
+        for o in range(size):
+            out[k, o] = 0
+        for c in range(decays.shape[0]):
+            for o in range(size):
+                trace[c, o] = decays[c] * trace[c, o] + current[k, o]
+                out[k, o] += coefficients[c] * trace[c, o]
+
+
+@numba.njit(**JIT)
+def filter_pattern_backward(grad_out, coefficients, decays, grad_current):
+    """One pattern's dL/dI[k, o] = sum_c G_c[k], G_c[k] = coef_c dL/dV[k, o] + d_c G_c[k+1] (the filter run backwards)."""
+    num_steps, size = grad_out.shape
+    adjoint = np.zeros((decays.shape[0], size), dtype=grad_out.dtype)
+    for k in range(num_steps - 1, -1, -1):
+        for o in range(size):
+            grad_current[k, o] = 0
+        for c in range(decays.shape[0]):
+            for o in range(size):
+                adjoint[c, o] = coefficients[c] * grad_out[k, o] + decays[c] * adjoint[c, o]
+                grad_current[k, o] += adjoint[c, o]
 
 
 @numba.njit(parallel=True, **JIT)
 def filter_forward(current, coefficients, decays, out):
-    """The leaky integrators' voltages out[b, k, o] = sum_c coef_c A_c[k], A_c[k] = d_c A_c[k-1] + I[b, k, o]."""
-    batch, num_steps, size = current.shape
-    num_terms = decays.shape[0]
-    for b in numba.prange(batch):
-        trace = np.zeros((num_terms, size), dtype=current.dtype)
-        for k in range(num_steps):
-            for o in range(size):
-                out[b, k, o] = 0
-            for c in range(num_terms):
-                for o in range(size):
-                    trace[c, o] = decays[c] * trace[c, o] + current[b, k, o]
-                    out[b, k, o] += coefficients[c] * trace[c, o]
+    """:func:`filter_pattern` of every pattern of currents [B, L, O], in parallel."""
+    for b in numba.prange(current.shape[0]):
+        filter_pattern(current[b], coefficients, decays, out[b])
 
 
 @numba.njit(parallel=True, **JIT)
 def filter_backward(grad_out, coefficients, decays, grad_current):
-    """dL/dI[b, k, o] = sum_c G_c[k], G_c[k] = coef_c dL/dV[b, k, o] + d_c G_c[k+1] (the filter run backwards)."""
-    batch, num_steps, size = grad_out.shape
-    num_terms = decays.shape[0]
-    for b in numba.prange(batch):
-        adjoint = np.zeros((num_terms, size), dtype=grad_out.dtype)
-        for k in range(num_steps - 1, -1, -1):
-            for o in range(size):
-                grad_current[b, k, o] = 0
-            for c in range(num_terms):
-                for o in range(size):
-                    adjoint[c, o] = coefficients[c] * grad_out[b, k, o] + decays[c] * adjoint[c, o]
-                    grad_current[b, k, o] += adjoint[c, o]
+    """:func:`filter_pattern_backward` of every pattern [B, L, O], in parallel."""
+    for b in numba.prange(grad_out.shape[0]):
+        filter_pattern_backward(grad_out[b], coefficients, decays, grad_current[b])
+
+
+@numba.njit(inline="always", **JIT)
+def raster_block_rows(flat, words, first_row, num_inputs, row_start, columns):
+    """The True entries of the bool raster's rows first_row .. first_row + R - 1 as compressed rows:
+    fill row_start [R + 1] and columns (row k's inputs that spiked: columns[row_start[k]:row_start[k + 1]],
+    in order); return their number, or -1 when they are more than columns can hold.
+
+    ``flat``: the raster [rows, N_in]'s bytes in C order (0 or 1); ``words``: its first
+    8 * (size // 8) bytes as 64-bit words. A sparse raster is mostly zero words, passed over eight
+    entries at a time (the bytes of a row before its first and after its last whole word one by one)."""
+    capacity = columns.size
+    count = 0
+    for k in range(row_start.size - 1):
+        row_start[k] = count
+        start = (first_row + k) * num_inputs
+        stop = start + num_inputs
+        first_word, end_word = (start + 7) // 8, stop // 8
+        for position in range(start, min(stop, 8 * first_word)):
+            if flat[position] != 0:
+                if count == capacity:
+                    return -1
+                columns[count] = position - start
+                count += 1
+        for w in range(first_word, end_word):
+            if words[w] != 0:
+                for position in range(8 * w, 8 * w + 8):
+                    if flat[position] != 0:
+                        if count == capacity:
+                            return -1
+                        columns[count] = position - start
+                        count += 1
+        for position in range(max(start, 8 * max(first_word, end_word)), stop):
+            if flat[position] != 0:
+                if count == capacity:
+                    return -1
+                columns[count] = position - start
+                count += 1
+    row_start[row_start.size - 1] = count
+    return count
 
 
 @numba.njit(**JIT)
 def raster_rows(flat, words, num_inputs, capacity):
-    """The True entries of a bool raster [R, N_in] as compressed rows: (row_start [R + 1], columns),
-    row r's inputs that spiked being columns[row_start[r]:row_start[r + 1]], in order; an empty
-    row_start when there are more than ``capacity``.
-
-    ``flat``: the raster's bytes in C order (0 or 1); ``words``: its first 8 * (size // 8) bytes
-    as 64-bit words. A sparse raster is mostly zero words, passed over eight entries at a time,
-    in one pass on one thread (measured: a counting pass first, to split the work between
-    threads, costs more than it gains)."""
-    size, num_words = flat.size, words.size
-    num_rows = size // num_inputs
-    row_start = np.empty(num_rows + 1, dtype=np.int64)
+    """The True entries of a bool raster [R, N_in] as compressed rows (row_start [R + 1], columns):
+    :func:`raster_block_rows` of all its rows, in one pass on one thread (measured: a counting pass
+    first, to split the work between threads, costs more than it gains); an empty row_start when
+    there are more than ``capacity``."""
+    row_start = np.empty(flat.size // num_inputs + 1, dtype=np.int64)
     columns = np.empty(capacity, dtype=np.int64)
-    row_start[0] = 0
-    row, next_row_at = 0, num_inputs  # the row being filled, and where the next one begins
-    count = 0
-    for w in range(num_words + 1):
-        if w < num_words and words[w] == 0:
-            continue
-        for position in range(8 * w, min(8 * w + 8, size)):  # w = num_words: the bytes after the last word
-            if flat[position] != 0:
-                if count == capacity:
-                    return np.empty(0, dtype=np.int64), columns[:0]
-                while position >= next_row_at:
-                    row += 1
-                    row_start[row] = count
-                    next_row_at += num_inputs
-                columns[count] = position - (next_row_at - num_inputs)
-                count += 1
-    while row < num_rows:
-        row += 1
-        row_start[row] = count
+    count = raster_block_rows(flat, words, 0, num_inputs, row_start, columns)
+    if count < 0:
+        return np.empty(0, dtype=np.int64), columns[:0]
     return row_start, columns[:count]
 
 
@@ -345,17 +415,42 @@ def value_rows(inputs):
     return row_start, columns, values
 
 
-@numba.njit(parallel=True, **JIT)
-def project_rows(row_start, columns, values, weight, out):
-    """out[r] = sum over row r's entries e of values[e] W[columns[e]] (compressed rows of the inputs)."""
+@numba.njit(inline="always", **JIT)
+def project_row_block(row_start, columns, values, weight, first_row, out):
+    """out[k] = sum over row (first_row + k)'s entries e of values[e] W[columns[e]], for each row k of out."""
     num_outputs = weight.shape[1]
-    for r in numba.prange(row_start.size - 1):
+    for k in range(out.shape[0]):
+        r = first_row + k
         for j in range(num_outputs):
-            out[r, j] = 0
+            out[k, j] = 0
         for e in range(row_start[r], row_start[r + 1]):
             i, value = columns[e], values[e]
             for j in range(num_outputs):
-                out[r, j] += value * weight[i, j]
+                out[k, j] += value * weight[i, j]
+
+
+@numba.njit(inline="always", **JIT)
+def accumulate_row_block_gradient(row_start, columns, values, grad_out, first_row, grad_weight):
+    """grad_weight[columns[e]] += values[e] G[k] over row (first_row + k)'s entries e, for each row k of G."""
+    num_outputs = grad_out.shape[1]
+    for k in range(grad_out.shape[0]):
+        r = first_row + k
+        for e in range(row_start[r], row_start[r + 1]):
+            i, value = columns[e], values[e]
+            for j in range(num_outputs):
+                grad_weight[i, j] += value * grad_out[k, j]
+
+
+ROW_BLOCK = 64  # rows per parallel task of the projection (a slice per block, not per row)
+
+
+@numba.njit(parallel=True, **JIT)
+def project_rows(row_start, columns, values, weight, out):
+    """out[r] = sum over row r's entries e of values[e] W[columns[e]] (compressed rows of the inputs)."""
+    rows = row_start.size - 1
+    for block in numba.prange((rows + ROW_BLOCK - 1) // ROW_BLOCK):
+        first = block * ROW_BLOCK
+        project_row_block(row_start, columns, values, weight, first, out[first : min(rows, first + ROW_BLOCK)])
 
 
 @numba.njit(parallel=True, **JIT)
@@ -367,15 +462,176 @@ def project_rows_weight_gradient(row_start, columns, values, grad_out, num_input
     partial = np.zeros((num_chunks, num_inputs, num_outputs), dtype=grad_out.dtype)
     per_chunk = (rows + num_chunks - 1) // num_chunks
     for chunk in numba.prange(num_chunks):
-        for r in range(chunk * per_chunk, min(rows, (chunk + 1) * per_chunk)):
-            for e in range(row_start[r], row_start[r + 1]):
-                i, value = columns[e], values[e]
-                for j in range(num_outputs):
-                    partial[chunk, i, j] += value * grad_out[r, j]
-    result = partial[0].copy()
-    for chunk in range(1, num_chunks):
-        result += partial[chunk]
-    return result
+        first = chunk * per_chunk
+        accumulate_row_block_gradient(
+            row_start, columns, values, grad_out[first : min(rows, first + per_chunk)], first, partial[chunk]
+        )
+    return partial.sum(axis=0)
+
+
+@numba.njit(inline="always", **JIT)
+def project_nonzero(inputs, weight, out):
+    """out[k] = sum over the nonzero inputs[k, n] of inputs[k, n] W[n] (a pattern's spikes [L, N] through W [N, O])."""
+    num_steps, size = inputs.shape
+    zero = inputs.dtype.type(0.0)
+    for k in range(num_steps):
+        for o in range(weight.shape[1]):
+            out[k, o] = 0
+        for n in range(size):
+            value = inputs[k, n]
+            if value != zero:
+                for o in range(weight.shape[1]):
+                    out[k, o] += value * weight[n, o]
+
+
+@numba.njit(inline="always", **JIT)
+def row_buffers(flat, num_steps, num_inputs, dtype):
+    """A thread's buffers for :func:`pattern_rows` (room for every input of a pattern; empty without a raster)."""
+    room = num_steps * num_inputs if flat.size > 0 else 0
+    return np.empty(num_steps + 1, dtype=np.int64), np.empty(room, dtype=np.int64), np.ones(room, dtype=dtype)
+
+
+@numba.njit(inline="always", **JIT)
+def pattern_rows(flat, words, row_start, columns, values, b, num_steps, num_inputs, own_row_start, own_columns, ones):
+    """(row_start, columns, values, first row) of pattern b's compressed input rows: found in the
+    raster's bytes (flat, words; rows b L .. b L + L - 1) into the thread's own buffers, or, for an
+    empty ``flat``, the given rows of every pattern."""
+    if flat.size > 0:
+        raster_block_rows(flat, words, b * num_steps, num_inputs, own_row_start, own_columns)
+        return own_row_start, own_columns, ones, 0
+    return row_start, columns, values, b * num_steps
+
+
+@numba.njit(inline="always", **JIT)
+def drive_and_scan(
+    flat, words, row_start, columns, values, weight, b, own_row_start, own_columns, ones, current, two_state, adaptive,
+    decay_m, decay_s, coupling, decay_a, beta, threshold, reset, reset_level, spikes, voltages, adaptation,
+):
+    """Pattern b's input currents [L, N] (its rows through W, into ``current``) and its scan (into
+    spikes, voltages, adaptation [L, N]); returns the rows (:func:`pattern_rows`)."""
+    rows = pattern_rows(flat, words, row_start, columns, values, b, current.shape[0], weight.shape[0], own_row_start,
+                        own_columns, ones)
+    project_row_block(rows[0], rows[1], rows[2], weight, rows[3], current)
+    no_state = np.empty((0, 0), dtype=current.dtype)
+    scan_pattern(
+        current, no_state, no_state, two_state, adaptive, decay_m, decay_s, coupling, decay_a, beta, threshold, reset,
+        reset_level, spikes, voltages, adaptation,
+    )
+    return rows
+
+
+@numba.njit(parallel=True, **JIT)
+def readout_forward(
+    flat, words, row_start, columns, values, weight, output_weight, coefficients, decays, two_state, adaptive, decay_m,
+    decay_s, coupling, decay_a, beta, threshold, reset, reset_level, spikes, output_voltages, num_chunks,
+):
+    """A spiking layer driven by its inputs through W [N_in, N]: a bool raster [B L, N_in] (flat,
+    words: see :func:`raster_block_rows`; each pattern's rows found by the thread that runs it) or,
+    for an empty ``flat``, compressed rows of every pattern (row b L + k: pattern b, step k), and
+    the leaky integrators above it, one pattern at a time: fill the spikes [B, L, N] and the
+    integrators' voltages from rest [B, L, O] (their currents: the spikes through W_out [N, O],
+    added one row per spike; their kernel: coefficients and decays)."""
+    batch, num_steps, size = spikes.shape
+    dtype = spikes.dtype
+    per_chunk = (batch + num_chunks - 1) // num_chunks
+    for chunk in numba.prange(num_chunks):
+        current = np.empty((num_steps, size), dtype=dtype)
+        voltages = np.empty((num_steps, size), dtype=dtype)
+        adaptation = np.empty((num_steps, size) if adaptive else (0, 0), dtype=dtype)
+        output_current = np.empty((num_steps, output_weight.shape[1]), dtype=dtype)
+        own_row_start, own_columns, ones = row_buffers(flat, num_steps, weight.shape[0], dtype)
+        for b in range(chunk * per_chunk, min(batch, (chunk + 1) * per_chunk)):
+            drive_and_scan(
+                flat, words, row_start, columns, values, weight, b, own_row_start, own_columns, ones, current,
+                two_state, adaptive, decay_m, decay_s, coupling, decay_a, beta, threshold, reset, reset_level, spikes[b],
+                voltages, adaptation,
+            )
+            project_nonzero(spikes[b], output_weight, output_current)
+            filter_pattern(output_current, coefficients, decays, output_voltages[b])
+
+
+@numba.njit(parallel=True, **JIT)
+def readout_backward(
+    flat, words, row_start, columns, values, weight, output_weight, coefficients, decays, two_state, adaptive, decay_m,
+    decay_s, coupling, decay_a, beta, threshold, reset, reset_level, detach_reset, surrogate, surrogate_parameter, spikes,
+    grad_spikes, grad_output_voltages, num_chunks,
+):
+    """The weight gradients (dL/dW [N_in, N], dL/dW_out [N, O]) of :func:`readout_forward` from
+    dL/d(output voltages) [B, L, O] and dL/d(spikes) (or an empty array: zero). Each pattern's
+    voltages are computed again (nothing of the forward is kept but the spikes); the gradient
+    reaching the spikes through the integrators, dL/ds[k] = W_out dL/dI_out[k], runs as the
+    filter backwards in the layer's space, A_c[k] = coef_c W_out dL/dV[k] + d_c A_c[k+1],
+    dL/ds[k] = sum_c A_c[k], with one row of W_out^T per nonzero dL/dV (a max-over-time readout:
+    one per output and pattern)."""
+    batch, num_steps, size = spikes.shape
+    num_outputs, num_terms = output_weight.shape[1], decays.shape[0]
+    dtype = spikes.dtype
+    zero = dtype.type(0.0)
+    no_state = np.empty((0, 0), dtype=dtype)
+    has_spike_gradient = grad_spikes.shape[0] > 0
+    output_weight_transposed = np.ascontiguousarray(output_weight.T)
+    partial = np.zeros((num_chunks, weight.shape[0], size), dtype=dtype)
+    partial_output = np.zeros((num_chunks, num_outputs, size), dtype=dtype)  # dL/dW_out transposed
+    per_chunk = (batch + num_chunks - 1) // num_chunks
+    for chunk in numba.prange(num_chunks):
+        current = np.empty((num_steps, size), dtype=dtype)
+        voltages = np.empty((num_steps, size), dtype=dtype)
+        recomputed_spikes = np.empty((num_steps, size), dtype=dtype)
+        adaptation = np.empty((num_steps, size) if adaptive else (0, 0), dtype=dtype)
+        grad_s = np.empty((num_steps, size), dtype=dtype)
+        grad_current = np.empty((num_steps, size), dtype=dtype)
+        trace = np.empty((num_terms, size), dtype=dtype)
+        reverse = np.empty((num_terms, size), dtype=dtype)
+        own_row_start, own_columns, ones = row_buffers(flat, num_steps, weight.shape[0], dtype)
+        for b in range(chunk * per_chunk, min(batch, (chunk + 1) * per_chunk)):
+            rows = drive_and_scan(
+                flat, words, row_start, columns, values, weight, b, own_row_start, own_columns, ones, current,
+                two_state, adaptive, decay_m, decay_s, coupling, decay_a, beta, threshold, reset, reset_level,
+                recomputed_spikes, voltages, adaptation,
+            )
+            for c in range(num_terms):
+                for n in range(size):
+                    trace[c, n] = zero
+            for k in range(num_steps):
+                for c in range(num_terms):
+                    for n in range(size):
+                        trace[c, n] = decays[c] * trace[c, n] + recomputed_spikes[k, n]
+                for o in range(num_outputs):
+                    gradient = grad_output_voltages[b, k, o]
+                    if gradient != zero:
+                        for c in range(num_terms):
+                            scaled = coefficients[c] * gradient
+                            for n in range(size):
+                                partial_output[chunk, o, n] += scaled * trace[c, n]
+            for c in range(num_terms):
+                for n in range(size):
+                    reverse[c, n] = zero
+            for k in range(num_steps - 1, -1, -1):
+                for c in range(num_terms):
+                    for n in range(size):
+                        reverse[c, n] = decays[c] * reverse[c, n]
+                for o in range(num_outputs):
+                    gradient = grad_output_voltages[b, k, o]
+                    if gradient != zero:
+                        for c in range(num_terms):
+                            scaled = coefficients[c] * gradient
+                            for n in range(size):
+                                reverse[c, n] += scaled * output_weight_transposed[o, n]
+                for n in range(size):
+                    grad_s[k, n] = reverse[0, n]
+                for c in range(1, num_terms):
+                    for n in range(size):
+                        grad_s[k, n] += reverse[c, n]
+                if has_spike_gradient:
+                    for n in range(size):
+                        grad_s[k, n] += grad_spikes[b, k, n]
+            scan_pattern_backward(
+                grad_s, no_state, recomputed_spikes, voltages, adaptation, no_state, two_state, adaptive, decay_m,
+                decay_s, coupling, decay_a, beta, threshold, reset, reset_level, detach_reset, surrogate,
+                surrogate_parameter, grad_current, no_state, no_state,
+            )
+            accumulate_row_block_gradient(rows[0], rows[1], rows[2], grad_current, rows[3], partial[chunk])
+    return partial.sum(axis=0), np.ascontiguousarray(partial_output.sum(axis=0).T)
 
 
 @numba.njit(parallel=True, **JIT)

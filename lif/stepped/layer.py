@@ -169,15 +169,19 @@ class CompiledFilter(torch.autograd.Function):
         return grad_current, None, None
 
 
+def filter_constants(kernel: ExponentialSumKernel, dt: float, dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """The compiled filter's (coefficients, grid decays exp(-dt / tau_c)) of ``kernel``, in ``dtype``."""
+    numpy_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+    coefficients = np.asarray(kernel.coefficients, dtype=numpy_dtype)
+    return coefficients, np.asarray(kernel.decays(dt), dtype=np.float64).astype(numpy_dtype)
+
+
 def filter_layer(current: Tensor, kernel: ExponentialSumKernel, dt: float) -> Tensor | None:
     """The voltages from rest [B, L, O] of leaky integrators with ``kernel`` driven by currents
     [B, L, O] on the grid, by the compiled filter; None where it does not apply (not the CPU)."""
     if current.device.type != "cpu" or current.dtype not in (torch.float32, torch.float64):
         return None
-    dtype = torch.empty(0, dtype=current.dtype).numpy().dtype
-    coefficients = np.asarray(kernel.coefficients, dtype=dtype)
-    decays = np.asarray(kernel.decays(dt), dtype=np.float64).astype(dtype)
-    return CompiledFilter.apply(current, coefficients, decays)
+    return CompiledFilter.apply(current, *filter_constants(kernel, dt, current.dtype))
 
 
 def compiled_constants(neuron: Neuron, current: Tensor, recurrent_weight: Tensor | None) -> ScanConstants | None:

@@ -11,14 +11,9 @@ from lif.stepped.li import LI
 from lif.stepped.lif import LIF
 from lif.stepped.layer import compiled_constants, run_layer
 from lif.stepped.simulate import simulate
-from lif.stepped.surrogates import Atan, FastSigmoid, Sigmoid, StraightThrough, Surrogate, Triangle
+from lif.stepped.surrogates import FastSigmoid, Surrogate
+from support import NEURONS, SURROGATES, assert_same_run
 
-NEURONS = {
-    "lif": lambda **settings: LIF(tau_m=8.0, **settings),
-    "cuba": lambda **settings: CUBA(tau_m=8.0, tau_s=2.0, **settings),
-    "alif": lambda **settings: ALIF(tau_m=8.0, tau_a=30.0, beta=0.4, **settings),
-}
-SURROGATES = [FastSigmoid(slope=5.0), Atan(alpha=2.0), Sigmoid(slope=4.0), Triangle(width=0.8), StraightThrough()]
 
 
 def currents(kind: str, shape=(4, 50, 9), dtype=torch.float64, seed=0) -> torch.Tensor:
@@ -49,14 +44,6 @@ def loop_and_compiled(neuron, current, direct=None, seed=1):
     return results
 
 
-def assert_same(loop, fast):
-    (loop_spikes, loop_voltages, loop_gradients), (spikes, voltages, gradients) = loop, fast
-    assert torch.equal(spikes, loop_spikes)
-    torch.testing.assert_close(voltages, loop_voltages, rtol=0, atol=0)
-    for gradient, loop_gradient in zip(gradients, loop_gradients):
-        torch.testing.assert_close(gradient, loop_gradient, rtol=1e-12, atol=1e-12)
-
-
 @pytest.mark.parametrize("surrogate", SURROGATES, ids=lambda surrogate: surrogate.name)
 @pytest.mark.parametrize("detach_reset", [True, False])
 @pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
@@ -67,7 +54,7 @@ def test_compiled_scan_equals_the_time_loop(model, reset, detach_reset, surrogat
     assert compiled_constants(neuron, current, None) is not None  # the compiled path is the one tested
     loop, fast = loop_and_compiled(neuron, current)
     assert 0.02 < loop[0].mean() < 0.9  # the test sees spikes and silences
-    assert_same(loop, fast)
+    assert_same_run(loop, fast)
 
 
 @pytest.mark.parametrize("kind", ["none", "all", "first_and_last"])
@@ -80,7 +67,7 @@ def test_compiled_scan_equals_the_time_loop_on_edge_inputs(model, kind):
         assert loop[0].sum() == expected_spikes
     if kind == "first_and_last":  # (cuba's membrane sees the current one step late)
         assert loop[0][:, :2].any(dim=1).all()
-    assert_same(loop, fast)
+    assert_same_run(loop, fast)
 
 
 def test_cuba_direct_jumps_and_resting_level_in_the_compiled_scan():
@@ -89,7 +76,7 @@ def test_cuba_direct_jumps_and_resting_level_in_the_compiled_scan():
     direct = currents("random", seed=5) * 0.3
     loop, fast = loop_and_compiled(neuron, current, direct)
     assert len(fast[2]) == 2 and fast[2][1].abs().sum() > 0  # the direct jumps get their gradient
-    assert_same(loop, fast)
+    assert_same_run(loop, fast)
 
 
 @pytest.mark.parametrize("model", NEURONS)
@@ -138,7 +125,7 @@ def test_an_infinite_threshold_never_fires_nor_resets_in_the_compiled_scan():
     assert compiled_constants(neuron, currents("random"), None).reset == compiled.NONE
     loop, fast = loop_and_compiled(neuron, currents("random"))
     assert fast[0].sum() == 0
-    assert_same(loop, fast)
+    assert_same_run(loop, fast)
 
 
 @pytest.mark.parametrize("model", NEURONS)
@@ -152,12 +139,8 @@ def test_compiled_recurrent_layer_equals_the_time_loop(model):
         inputs = [current.clone().requires_grad_(), recurrent.clone().requires_grad_()]
         spikes, voltages = run(neuron, inputs[0], None, inputs[1])
         results.append((spikes, voltages, torch.autograd.grad((spikes * weigh).sum() + voltages.sum(), inputs)))
-    (loop_spikes, loop_voltages, loop_gradients), (spikes, voltages, gradients) = results
-    assert 0.02 < loop_spikes.mean() < 0.9
-    assert torch.equal(spikes, loop_spikes)
-    torch.testing.assert_close(voltages, loop_voltages, rtol=1e-12, atol=1e-12)  # sums in another order
-    for gradient, loop_gradient in zip(gradients, loop_gradients):
-        torch.testing.assert_close(gradient, loop_gradient, rtol=1e-10, atol=1e-10)
+    assert 0.02 < results[0][0].mean() < 0.9
+    assert_same_run(*results, voltage_tolerance=1e-12, gradient_tolerance=1e-10)  # sums in another order
 
 
 def test_compiled_filter_equals_the_exact_filter_with_its_gradient():

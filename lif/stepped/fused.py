@@ -1,0 +1,117 @@
+"""A spiking layer on sparse input and the leaky-integrator output above it, in one compiled pass.
+
+For a network input -> one spiking layer -> ``li`` outputs, :func:`layer_and_readout` returns
+the same hidden spikes s [B, L, N] and output voltages from rest V [B, L, O] as the layer by
+layer path (:func:`lif.stepped.projection.project`, :func:`lif.stepped.layer.run_layer`,
+:func:`lif.stepped.layer.filter_layer`), and the same weight gradients:
+
+    I[k] = x[k] @ W,   s[k], u[k] = neuron scan of I,   V_o[k] = sum_c coef_c A_c[k],
+    A_c[k] = d_c A_c[k-1] + (s[k] @ W_out)_o
+
+but one pattern at a time (:func:`lif.stepped.compiled.readout_forward`), so that a pattern's
+currents, voltages and output currents stay in the core's cache instead of crossing memory as
+[B, L, N] tensors between kernels: the input rows add one weight row per input spike, each
+hidden spike adds one row of W_out, and only the spikes are kept. The backward
+(:func:`lif.stepped.compiled.readout_backward`) runs each pattern's scan again for its voltages,
+takes the gradient reaching the spikes from the outputs as the output filter run backwards in the
+hidden space (one row of W_out^T per nonzero dL/dV: a max-over-time readout has one per output,
+so the skinny [B L, N] x [N, O] products of the layer-by-layer path disappear), and accumulates
+both weight gradients per spike.
+
+It applies on the CPU in float32/float64 to a feed-forward layer with a compiled scan
+(:func:`lif.stepped.layer.scan_constants`) whose inputs need no gradient and are sparse enough for
+the event-driven projection (:func:`lif.stepped.projection.sparse_fraction`); elsewhere
+:func:`layer_and_readout` returns None and the caller takes the layer-by-layer path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from lif.kernels import ExponentialSumKernel
+from lif.stepped import compiled
+from lif.stepped.layer import ScanConstants, compiled_constants, filter_constants, typed
+from lif.stepped.neuron import Neuron
+from lif.stepped.projection import WORD_SCAN_BELOW, compressed_rows, sparse_fraction
+
+
+def raster_bytes(
+    inputs: Tensor, word_scan: bool, dtype: torch.dtype, find_rows: bool = True
+) -> tuple[np.ndarray, np.ndarray, tuple[Tensor, Tensor, Tensor]]:
+    """What the compiled pass reads of inputs [B, L, N_in]: a sparse bool raster's bytes and 64-bit
+    words (each pattern's spikes found by the thread that runs it) and empty rows; else empty
+    bytes and the compressed rows of all patterns (:func:`lif.stepped.projection.compressed_rows`,
+    one entry at a time; only when ``find_rows``)."""
+    no_rows = tuple(torch.empty(0, dtype=kind) for kind in (torch.int64, torch.int64, dtype))
+    if inputs.dtype == torch.bool and word_scan:
+        flat = inputs.detach().contiguous().numpy().reshape(-1).view(np.uint8)
+        return flat, flat[: flat.size // 8 * 8].view(np.uint64), no_rows
+    nothing = np.empty(0, dtype=np.uint8)
+    rows = compressed_rows(inputs.detach().reshape(-1, inputs.shape[-1]), dtype, word_scan=False) if find_rows else no_rows
+    return nothing, nothing.view(np.uint64), rows
+
+
+class LayerAndReadout(torch.autograd.Function):
+    """(hidden spikes [B, L, N], output voltages from rest [B, L, O]) of inputs [B, L, N_in] through
+    W [N_in, N], the layer's neuron (its compiled constants) and W_out [N, O] into leaky integrators
+    with the kernel sum_c coef_c exp(-t / tau_c) (coefficients, grid decays)."""
+
+    @staticmethod
+    def forward(
+        ctx, inputs: Tensor, weight: Tensor, output_weight: Tensor, constants: ScanConstants, coefficients: np.ndarray,
+        decays: np.ndarray, word_scan: bool,
+    ):
+        batch, num_steps = inputs.shape[:2]
+        flat, words, rows = raster_bytes(inputs, word_scan, weight.dtype)
+        weight_values, output_values = weight.detach().contiguous(), output_weight.detach().contiguous()
+        spikes = weight.new_empty((batch, num_steps, weight.shape[1]))
+        output_voltages = weight.new_empty((batch, num_steps, output_weight.shape[1]))
+        dtype = spikes.numpy().dtype
+        compiled.readout_forward(
+            flat, words, *(part.numpy() for part in rows), weight_values.numpy(), output_values.numpy(), coefficients, decays,
+            *typed(constants, dtype)[:10], spikes.numpy(), output_voltages.numpy(), compiled.num_threads(),
+        )
+        ctx.save_for_backward(inputs, *rows, weight_values, output_values, spikes)
+        ctx.word_scan = word_scan
+        ctx.constants, ctx.kernel = constants, (coefficients, decays)
+        ctx.set_materialize_grads(False)
+        return spikes, output_voltages
+
+    @staticmethod
+    def backward(ctx, grad_spikes: Tensor | None, grad_output_voltages: Tensor | None):
+        inputs, row_start, columns, values, weight, output_weight, spikes = ctx.saved_tensors
+        dtype = spikes.numpy().dtype
+        if grad_output_voltages is None:
+            grad_output_voltages = torch.zeros(spikes.shape[:2] + output_weight.shape[1:], dtype=spikes.dtype)
+        grad_spike_array = (
+            grad_spikes.contiguous().numpy() if grad_spikes is not None else np.empty((0, 0, 0), dtype=dtype)
+        )
+        flat, words, _ = raster_bytes(inputs, ctx.word_scan, weight.dtype, find_rows=False)
+        grad_weight, grad_output_weight = compiled.readout_backward(
+            flat, words, row_start.numpy(), columns.numpy(), values.numpy(), weight.numpy(), output_weight.numpy(), *ctx.kernel,
+            *typed(ctx.constants, dtype), spikes.numpy(), grad_spike_array,
+            grad_output_voltages.contiguous().numpy(), compiled.num_threads(),
+        )
+        return None, torch.from_numpy(grad_weight), torch.from_numpy(grad_output_weight), None, None, None, None
+
+
+def layer_and_readout(
+    inputs: Tensor, weight: Tensor, neuron: Neuron, output_weight: Tensor, kernel: ExponentialSumKernel, dt: float
+) -> tuple[Tensor, Tensor] | None:
+    """(hidden spikes [B, L, N], output voltages from rest [B, L, O]) of inputs [B, L, N_in] (a bool
+    raster or spikes as numbers, needing no gradient) through the layer (W, neuron) and the ``li``
+    outputs (W_out, kernel) in one compiled pass; None where it does not apply."""
+    if inputs.requires_grad or output_weight.dtype != weight.dtype:
+        return None
+    fraction = sparse_fraction(inputs, weight)
+    if fraction is None:
+        return None
+    probe = weight.new_empty((1, 1, weight.shape[1]))  # what the scan's constants depend on: device, dtype
+    constants = compiled_constants(neuron, probe, None)
+    if constants is None:
+        return None
+    return LayerAndReadout.apply(
+        inputs, weight, output_weight, constants, *filter_constants(kernel, dt, weight.dtype), fraction < WORD_SCAN_BELOW
+    )
