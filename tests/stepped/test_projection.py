@@ -63,10 +63,11 @@ def test_event_driven_projection_of_a_raster_equals_the_dense_product(kind, dtyp
 
 
 @pytest.mark.parametrize("word_scan", [True, False], ids=["word_scan", "entry_scan"])
-@pytest.mark.parametrize("shape", [(3, 40, 25), (2, 7, 5), (1, 1, 3), (4, 9, 64)], ids=str)
+@pytest.mark.parametrize("shape", [(3, 40, 25), (2, 7, 5), (1, 1, 3), (4, 9, 64), (2, 6, 100), (2, 5, 301)], ids=str)
 @pytest.mark.parametrize("kind", ["random", "none", "all", "first_and_last"])
 def test_compressed_rows_list_every_spike_of_a_raster_in_order(kind, shape, word_scan):
-    # the word scan reads eight entries at a time; sizes that are not a multiple of 8 leave a tail
+    # the word scan reads eight entries at a time; sizes that are not a multiple of 8 leave a tail,
+    # and rows of 100 and 301 start and end inside words
     spikes = raster(kind, shape=shape, rate=0.2).reshape(-1, shape[-1])
     row_start, columns, values = compressed_rows(spikes, torch.float32, word_scan)
     rows, expected_columns = torch.nonzero(spikes, as_tuple=True)
