@@ -565,7 +565,9 @@ def readout_backward(
     reaching the spikes through the integrators, dL/ds[k] = W_out dL/dI_out[k], runs as the
     filter backwards in the layer's space, A_c[k] = coef_c W_out dL/dV[k] + d_c A_c[k+1],
     dL/ds[k] = sum_c A_c[k], with one row of W_out^T per nonzero dL/dV (a max-over-time readout:
-    one per output and pattern)."""
+    one per output and pattern); and W_out's, dL/dW_out[n, o] = sum_k dL/dV[k, o] sum_c coef_c X_c[k, n],
+    from the spikes filtered forward by the kernel's terms, X_c[k] = d_c X_c[k-1] + s[k], one
+    row per nonzero dL/dV again (no search for the spikes)."""
     batch, num_steps, size = spikes.shape
     num_outputs, num_terms = output_weight.shape[1], decays.shape[0]
     dtype = spikes.dtype
