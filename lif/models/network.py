@@ -225,7 +225,7 @@ class Network(nn.Module):
         fused = None if record else self.fused(inputs)
         if fused is not None:
             hidden_spikes, out_voltages = fused
-            out_voltages = out_voltages + self.v_rest
+            out_voltages = self.from_rest(out_voltages)
             score = read_out(self.readout, out_voltages, None, self.dt, self.smooth_max_beta)
             return NetworkOutput(score, threshold, [hidden_spikes], [None, out_voltages], **activity)
         spikes, voltages = [], []
@@ -286,9 +286,13 @@ class Network(nn.Module):
             current = project(below, self.weight)
             voltages = filter_layer(current, self.kernel, self.dt)
             if voltages is not None:
-                return voltages + self.v_rest
+                return self.from_rest(voltages)
             terms = current.unsqueeze(-1).expand(*current.shape, len(self.kernel.time_constants))
-        return exact.filter_currents(terms.transpose(1, 2), self.kernel, self.dt).transpose(1, 2) + self.v_rest
+        return self.from_rest(exact.filter_currents(terms.transpose(1, 2), self.kernel, self.dt).transpose(1, 2))
+
+    def from_rest(self, voltages: Tensor) -> Tensor:
+        """Voltages measured from rest as voltages: v_rest added (a pass over [B, L, O] only when it is not 0)."""
+        return voltages + self.v_rest if self.v_rest else voltages
 
     def extra_repr(self) -> str:
         return (

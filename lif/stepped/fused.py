@@ -11,12 +11,14 @@ layer path (:func:`lif.stepped.projection.project`, :func:`lif.stepped.layer.run
 but one pattern at a time (:func:`lif.stepped.compiled.readout_forward`), so that a pattern's
 currents, voltages and output currents stay in the core's cache instead of crossing memory as
 [B, L, N] tensors between kernels: the input rows add one weight row per input spike, each
-hidden spike adds one row of W_out, and only the spikes are kept. The backward
-(:func:`lif.stepped.compiled.readout_backward`) runs each pattern's scan again for its voltages,
-takes the gradient reaching the spikes from the outputs as the output filter run backwards in the
-hidden space (one row of W_out^T per nonzero dL/dV: a max-over-time readout has one per output,
-so the skinny [B L, N] x [N, O] products of the layer-by-layer path disappear), and accumulates
-both weight gradients per spike.
+hidden spike adds one row of W_out (the hidden spikes found as the input's are, a 64-bit word of
+bytes at a time), and only the spikes and the input rows are kept. The backward
+(:func:`lif.stepped.compiled.readout_backward`) runs each pattern's scan again for its voltages
+from the kept rows (a pattern whose rows did not fit their slot, :func:`row_capacity`, has its
+raster searched again), takes the gradient reaching the spikes from the outputs as the output
+filter run backwards in the hidden space (one row of W_out^T per nonzero dL/dV: a max-over-time
+readout has one per output, so the skinny [B L, N] x [N, O] products of the layer-by-layer path
+disappear), and accumulates both weight gradients per spike.
 
 It applies on the CPU in float32/float64 to a feed-forward layer with a compiled scan
 (:func:`lif.stepped.layer.scan_constants`) whose inputs need no gradient and are sparse enough for
@@ -25,6 +27,8 @@ the event-driven projection (:func:`lif.stepped.projection.sparse_fraction`); el
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -56,12 +60,14 @@ def raster_bytes(
 class LayerAndReadout(torch.autograd.Function):
     """(hidden spikes [B, L, N], output voltages from rest [B, L, O]) of inputs [B, L, N_in] through
     W [N_in, N], the layer's neuron (its compiled constants) and W_out [N, O] into leaky integrators
-    with the kernel sum_c coef_c exp(-t / tau_c) (coefficients, grid decays)."""
+    with the kernel sum_c coef_c exp(-t / tau_c) (coefficients, grid decays). ``word_scan``: find
+    a bool raster's spikes per pattern, keeping up to ``row_capacity`` of each pattern's for the
+    backward (0: none kept)."""
 
     @staticmethod
     def forward(
         ctx, inputs: Tensor, weight: Tensor, output_weight: Tensor, constants: ScanConstants, coefficients: np.ndarray,
-        decays: np.ndarray, word_scan: bool,
+        decays: np.ndarray, word_scan: bool, row_capacity: int = 0,
     ):
         batch, num_steps = inputs.shape[:2]
         flat, words, rows = raster_bytes(inputs, word_scan, weight.dtype)
@@ -69,12 +75,16 @@ class LayerAndReadout(torch.autograd.Function):
         spikes = weight.new_empty((batch, num_steps, weight.shape[1]))
         output_voltages = weight.new_empty((batch, num_steps, output_weight.shape[1]))
         dtype = spikes.numpy().dtype
+        # each pattern's input rows as the word scan finds them, kept for the backward where they fit
+        capacity = row_capacity if flat.size else 0
+        saved_rows = (np.empty((batch if capacity else 0, num_steps + 1), dtype=np.int64),
+                      np.empty((batch if capacity else 0, capacity), dtype=np.int64))
         compiled.readout_forward(
             flat, words, *(part.numpy() for part in rows), weight_values.numpy(), output_values.numpy(), coefficients, decays,
-            *typed(constants, dtype)[:10], spikes.numpy(), output_voltages.numpy(), compiled.num_threads(),
+            *typed(constants, dtype)[:10], spikes.numpy(), output_voltages.numpy(), *saved_rows, compiled.num_threads(),
         )
         ctx.save_for_backward(inputs, *rows, weight_values, output_values, spikes)
-        ctx.word_scan = word_scan
+        ctx.word_scan, ctx.saved_rows = word_scan, saved_rows
         ctx.constants, ctx.kernel = constants, (coefficients, decays)
         ctx.set_materialize_grads(False)
         return spikes, output_voltages
@@ -92,9 +102,18 @@ class LayerAndReadout(torch.autograd.Function):
         grad_weight, grad_output_weight = compiled.readout_backward(
             flat, words, row_start.numpy(), columns.numpy(), values.numpy(), weight.numpy(), output_weight.numpy(), *ctx.kernel,
             *typed(ctx.constants, dtype), spikes.numpy(), grad_spike_array,
-            grad_output_voltages.contiguous().numpy(), compiled.num_threads(),
+            grad_output_voltages.contiguous().numpy(), *ctx.saved_rows, compiled.num_threads(),
         )
-        return None, torch.from_numpy(grad_weight), torch.from_numpy(grad_output_weight), None, None, None, None
+        return None, torch.from_numpy(grad_weight), torch.from_numpy(grad_output_weight), None, None, None, None, None
+
+
+def row_capacity(fraction: float, num_steps: int, num_inputs: int) -> int:
+    """Room for one pattern's input spikes when a fraction ``fraction`` of its L N_in entries is
+    expected to be set: the mean plus a quarter and 4 binomial standard deviations (a denser
+    pattern's rows are found again in the backward instead of kept)."""
+    room = num_steps * num_inputs
+    expected = fraction * room
+    return min(room, int(1.25 * expected + 4.0 * math.sqrt(expected) + 16))
 
 
 def layer_and_readout(
@@ -112,6 +131,8 @@ def layer_and_readout(
     constants = compiled_constants(neuron, probe, None)
     if constants is None:
         return None
+    word_scan = fraction < WORD_SCAN_BELOW
+    capacity = row_capacity(fraction, inputs.shape[1], inputs.shape[2]) if word_scan else 0
     return LayerAndReadout.apply(
-        inputs, weight, output_weight, constants, *filter_constants(kernel, dt, weight.dtype), fraction < WORD_SCAN_BELOW
+        inputs, weight, output_weight, constants, *filter_constants(kernel, dt, weight.dtype), word_scan, capacity
     )

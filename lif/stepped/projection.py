@@ -31,8 +31,10 @@ from lif.stepped import compiled
 EVENT_DRIVEN_BELOW = 0.08
 EVENT_DRIVEN_MIN_OUTPUTS = 32
 # Below this fraction a bool raster's spikes are found by skipping zero 64-bit words (most words
-# are zero); above it, by reading each entry, rows in parallel (fewer mispredicted branches).
-WORD_SCAN_BELOW = 0.03
+# are zero); above it, by reading each entry, rows in parallel. (Measured on 256 x 100 x 700
+# rasters: the word scan on one thread 3.3 / 5.6 / 7.9 ms at 1 / 3 / 5 % against 5.9 / 7.5 / 8.8
+# reading each entry on two; the one-pass layer 10 % faster at 3 and 5 % with it.)
+WORD_SCAN_BELOW = 0.06
 
 
 def compressed_rows(inputs: Tensor, dtype: torch.dtype, word_scan: bool = True) -> tuple[Tensor, Tensor, Tensor]:
@@ -43,8 +45,8 @@ def compressed_rows(inputs: Tensor, dtype: torch.dtype, word_scan: bool = True) 
     if inputs.dtype == torch.bool and word_scan:
         flat = inputs.contiguous().numpy().reshape(-1).view(np.uint8)
         words = flat[: flat.size // 8 * 8].view(np.uint64)
-        # room for a rate of 1/16 (the word scan is for sparser rasters), else for every entry
-        for capacity in (flat.size // 16 + 64, flat.size):
+        # room for a rate of 1/10 (the word scan is for sparser rasters), else for every entry
+        for capacity in (flat.size // 10 + 64, flat.size):
             row_start, columns = compiled.raster_rows(flat, words, inputs.shape[1], capacity)
             if row_start.size:
                 break
@@ -126,12 +128,22 @@ def scatter_events(step: Tensor, value: Tensor, weight: Tensor, num_steps: int) 
     return out.scatter_add(1, index, contributions)
 
 
-def nonzero_fraction(inputs: Tensor, sample_rows: int = 4096) -> float:
-    """The fraction of nonzero inputs, estimated from up to ``sample_rows`` evenly spaced rows
-    (it only chooses the path; both are exact)."""
+def nonzero_fraction(inputs: Tensor, sample_rows: int = 4096, blocks: int = 16) -> float:
+    """The fraction of nonzero inputs, estimated from up to ``sample_rows`` rows in ``blocks``
+    evenly spaced runs of consecutive rows (it only chooses the path; both are exact). On the CPU
+    numpy counts them (measured: 3x torch.count_nonzero on bools, 6x on rows taken at a stride)."""
     rows = inputs.reshape(-1, inputs.shape[-1])
-    rows = rows[:: max(1, rows.shape[0] // sample_rows)]
-    return float(torch.count_nonzero(rows)) / max(rows.numel(), 1)
+    if rows.shape[0] > sample_rows:
+        run = sample_rows // blocks
+        starts = torch.linspace(0, rows.shape[0] - run, blocks).long().tolist()
+        parts = [rows[start : start + run] for start in starts]
+    else:
+        parts = [rows]
+    if rows.device.type == "cpu" and rows.dtype != torch.bfloat16:  # (numpy has no bfloat16)
+        nonzero = sum(np.count_nonzero(part.detach().numpy()) for part in parts)
+    else:
+        nonzero = sum(int(torch.count_nonzero(part)) for part in parts)
+    return nonzero / max(sum(part.numel() for part in parts), 1)
 
 
 def sparse_fraction(inputs: Tensor, weight: Tensor) -> float | None:
