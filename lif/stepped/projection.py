@@ -140,7 +140,7 @@ def nonzero_fraction(inputs: Tensor, sample_rows: int = 4096, blocks: int = 16) 
     else:
         parts = [rows]
     if rows.device.type == "cpu" and rows.dtype != torch.bfloat16:  # (numpy has no bfloat16)
-        nonzero = sum(np.count_nonzero(part.detach().numpy()) for part in parts)
+        nonzero = sum(int(np.count_nonzero(part.detach().numpy())) for part in parts)
     else:
         nonzero = sum(int(torch.count_nonzero(part)) for part in parts)
     return nonzero / max(sum(part.numel() for part in parts), 1)

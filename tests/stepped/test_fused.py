@@ -185,3 +185,12 @@ def test_network_gives_the_same_results_by_either_path():
     torch.testing.assert_close(readout, layered_readout)
     for gradient, layered_gradient in zip(gradients, layered_gradients):
         torch.testing.assert_close(gradient, layered_gradient)
+
+
+@pytest.mark.parametrize("record", [False, True], ids=["one pass", "layer by layer"])
+def test_network_outputs_are_measured_from_rest(record):
+    inputs = raster("random", seed=7)
+    at_zero, at_rest = network(), network(v_rest=0.25)  # the same weights (seeded)
+    voltages = [net(inputs, record=record).voltages[-1].detach() for net in (at_zero, at_rest)]
+    torch.testing.assert_close(voltages[1], voltages[0] + 0.25)
+    assert voltages[0].abs().max() > 0

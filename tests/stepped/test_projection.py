@@ -11,6 +11,7 @@ from lif.stepped.projection import (
     EventDrivenProjection,
     compressed_rows,
     event_driven,
+    nonzero_fraction,
     project,
     project_events,
     scatter_events,
@@ -139,3 +140,14 @@ def test_projection_of_input_events_equals_a_sum_written_out(path):
     gradients = torch.autograd.grad((got * weigh).sum(), [weight, factors])
     for gradient, expected_gradient in zip(gradients, expected_gradients):
         torch.testing.assert_close(gradient, expected_gradient)
+
+
+@pytest.mark.parametrize("dtype", [torch.bool, torch.float32, torch.bfloat16], ids=str)
+def test_nonzero_fraction_counts_small_inputs_and_estimates_large_ones(dtype):
+    small = raster("random", shape=(3, 40, 25), rate=0.05).to(dtype)  # 120 rows: all counted
+    assert nonzero_fraction(small) == pytest.approx(int(torch.count_nonzero(small)) / small.numel(), abs=1e-15)
+    every_row_alike = torch.zeros(20000, 25, dtype=dtype)
+    every_row_alike[:, 3:6] = 1  # 3 of 25 in every row: any sample of rows counts 12 %
+    assert nonzero_fraction(every_row_alike) == pytest.approx(3 / 25)
+    noisy = torch.rand(20000, 25, generator=torch.Generator().manual_seed(3)) < 0.02
+    assert nonzero_fraction(noisy.to(dtype)) == pytest.approx(0.02, rel=0.1)  # about 2048 nonzero in 4096 rows
