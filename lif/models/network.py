@@ -68,7 +68,8 @@ class NetworkOutput(SpikeActivity):
     ``readout`` [B, O]: the score of each output; ``v_th``: the decision threshold of a single output;
     ``spikes`` [B, L, N] of every spiking layer (hidden layers, then a spiking output), numbered from 1;
     ``voltages`` [B, L, N] of every layer (the output's is None on the tempotron fast path);
-    ``input_counts`` [B, N_in]: the spikes of each input afferent in each pattern (layer 0);
+    ``inputs``: the network's inputs and ``dt`` its step (ms), from which the spikes of each input
+    afferent in each pattern (layer 0) are counted when the metrics ask (not in a training step);
     ``num_steps``: L; ``fan_out``: the network's (:attr:`Network.fan_out`). ``spike_counts``,
     ``rates`` and ``synaptic_events`` by layer: :class:`lif.models.activity.SpikeActivity`.
     """
@@ -77,13 +78,14 @@ class NetworkOutput(SpikeActivity):
     v_th: float
     spikes: list[Tensor] = field(default_factory=list)
     voltages: list[Tensor | None] = field(default_factory=list)
-    input_counts: Tensor | None = None
+    inputs: Tensor | None = None
+    dt: float = 1.0
     num_steps: int = 1
     fan_out: dict[int, int] | None = None
 
     def neuron_spike_counts(self) -> dict[int, Tensor]:
         """The spikes of each neuron in each pattern [B, N], by layer: 0 the input, 1.. the spiking layers."""
-        counts = {} if self.input_counts is None else {0: self.input_counts}
+        counts = {} if self.inputs is None else {0: exact.spike_counts(self.inputs, self.dt, self.num_steps)}
         for number, spikes in enumerate(self.spikes, start=1):
             counts[number] = spikes.sum(dim=1)
         return counts
@@ -217,16 +219,18 @@ class Network(nn.Module):
         if exact.is_raster(inputs):
             check_raster(inputs, self.num_steps)
         threshold = decision_threshold(self.readout, self.v_th, self.num_steps, self.dt)
-        activity = {"input_counts": exact.spike_counts(inputs, self.dt, self.num_steps), "num_steps": self.num_steps,
-                    "fan_out": self.fan_out}
+        activity = {"inputs": inputs, "dt": self.dt, "num_steps": self.num_steps, "fan_out": self.fan_out}
         if not len(self.hidden) and self.output == "li" and self.readout == "max" and not record:
             v_max, _ = exact.max_voltage(inputs, self.weight, self.kernel, self.dt, self.num_steps, self.v_rest)
             return NetworkOutput(v_max, threshold, [], [None], **activity)
         fused = None if record else self.fused(inputs)
         if fused is not None:
-            hidden_spikes, out_voltages = fused
+            hidden_spikes, out_voltages, peaks = fused
             out_voltages = self.from_rest(out_voltages)
-            score = read_out(self.readout, out_voltages, None, self.dt, self.smooth_max_beta)
+            if self.readout == "max":  # the pass's own maxima over time (torch's max over time: ~1 ms a step)
+                score = self.from_rest(peaks)
+            else:
+                score = read_out(self.readout, out_voltages, None, self.dt, self.smooth_max_beta)
             return NetworkOutput(score, threshold, [hidden_spikes], [None, out_voltages], **activity)
         spikes, voltages = [], []
         below = inputs
@@ -248,8 +252,8 @@ class Network(nn.Module):
         score = read_out(self.readout, out_voltages, out_spikes, self.dt, self.smooth_max_beta)
         return NetworkOutput(score, threshold, spikes, voltages, **activity)
 
-    def fused(self, inputs: Tensor) -> tuple[Tensor, Tensor] | None:
-        """(hidden spikes, output voltages from rest) of a raster through one feed-forward hidden
+    def fused(self, inputs: Tensor) -> tuple[Tensor, Tensor, Tensor] | None:
+        """(hidden spikes, output voltages from rest, their maxima over time) of a raster through one feed-forward hidden
         layer and ``li`` outputs in one compiled pass (:func:`lif.stepped.fused.layer_and_readout`),
         or None where the layer-by-layer path runs (other shapes, dropout while training)."""
         if len(self.hidden) != 1 or self.output != "li" or not exact.is_raster(inputs):

@@ -550,19 +550,33 @@ def spike_rows(spikes, mask, mask_words, row_start, columns):
     raster_block_rows(mask, mask_words, 0, size, row_start, columns)
 
 
+@numba.njit(inline="always", **JIT)
+def find_peaks(voltages, peak, peak_step):
+    """peak[o] = max_k V[k, o] and peak_step[o] its first step (torch.max's choice among equal maxima)."""
+    for o in range(voltages.shape[1]):
+        peak[o] = voltages[0, o]
+        peak_step[o] = 0
+    for k in range(1, voltages.shape[0]):
+        for o in range(voltages.shape[1]):
+            if voltages[k, o] > peak[o]:
+                peak[o] = voltages[k, o]
+                peak_step[o] = k
+
+
 @numba.njit(parallel=True, **JIT)
 def readout_forward(
     flat, words, row_start, columns, values, weight, output_weight, coefficients, decays, two_state, adaptive, decay_m,
-    decay_s, coupling, decay_a, beta, threshold, reset, reset_level, spikes, output_voltages, saved_row_start,
-    saved_columns, num_chunks,
+    decay_s, coupling, decay_a, beta, threshold, reset, reset_level, spikes, output_voltages, peak, peak_step,
+    saved_row_start, saved_columns, num_chunks,
 ):
     """A spiking layer driven by its inputs through W [N_in, N]: a bool raster [B L, N_in] (flat,
     words: see :func:`raster_block_rows`; each pattern's rows found by the thread that runs it and
     kept, where they fit, in its slot of saved_row_start [B, L + 1] and saved_columns [B, C] for
     the backward; C = 0: none kept) or, for an empty ``flat``, compressed rows of every pattern
     (row b L + k: pattern b, step k), and the leaky integrators above it, one pattern at a time:
-    fill the spikes [B, L, N] and the integrators' voltages from rest [B, L, O] (their currents:
-    the spikes through W_out [N, O], added one row per spike; their kernel: coefficients and decays)."""
+    fill the spikes [B, L, N], the integrators' voltages from rest [B, L, O] (their currents: the
+    spikes through W_out [N, O], added one row per spike; their kernel: coefficients and decays)
+    and each output's maximum over time, peak and peak_step [B, O] (:func:`find_peaks`)."""
     batch, num_steps, size = spikes.shape
     dtype = spikes.dtype
     per_chunk = (batch + num_chunks - 1) // num_chunks
@@ -586,18 +600,31 @@ def readout_forward(
             spike_rows(spikes[b], mask, mask_words, hidden_row_start, hidden_columns)
             project_row_block(hidden_row_start, hidden_columns, hidden_ones, output_weight, 0, output_current)
             filter_pattern(output_current, coefficients, decays, output_voltages[b])
+            find_peaks(output_voltages[b], peak[b], peak_step[b])
+
+
+@numba.njit(inline="always", **JIT)
+def output_gradient(grad_output_voltages, grad_peak, peak_step, b, k, o):
+    """dL/dV[b, k, o] from the gradient of the voltages (an empty array: none) and of the peaks (at the peak step)."""
+    gradient = grad_output_voltages[b, k, o] if grad_output_voltages.shape[0] > 0 else grad_peak.dtype.type(0.0)
+    if k == peak_step[b, o]:
+        gradient += grad_peak[b, o]
+    return gradient
 
 
 @numba.njit(parallel=True, **JIT)
 def readout_backward(
     flat, words, row_start, columns, values, weight, output_weight, coefficients, decays, two_state, adaptive, decay_m,
     decay_s, coupling, decay_a, beta, threshold, reset, reset_level, detach_reset, surrogate, surrogate_parameter, spikes,
-    grad_spikes, grad_output_voltages, saved_row_start, saved_columns, num_chunks,
+    peak_step, grad_spikes, grad_output_voltages, grad_peak, saved_row_start, saved_columns, num_chunks,
 ):
     """The weight gradients (dL/dW [N_in, N], dL/dW_out [N, O]) of :func:`readout_forward` from
-    dL/d(output voltages) [B, L, O] and dL/d(spikes) (or an empty array: zero). Each pattern's
-    voltages are computed again from its input rows (those the forward kept, else found again in
-    the raster; nothing else of the forward is kept but the spikes); the gradient
+    dL/d(output voltages) [B, L, O] (or an empty array: zero), dL/d(peaks) [B, O] (at the forward's
+    peak_step [B, O]) and dL/d(spikes) (or an empty array: zero). Each pattern's voltages are
+    computed again from its input rows (those the forward kept, else found again in the raster;
+    nothing else of the forward is kept but the spikes: keeping the voltages [B, L, N] instead
+    measured slower, reading them from memory costing more than the second scan in the core's
+    cache); the gradient
     reaching the spikes through the integrators, dL/ds[k] = W_out dL/dI_out[k], runs as the
     filter backwards in the layer's space, A_c[k] = coef_c W_out dL/dV[k] + d_c A_c[k+1],
     dL/ds[k] = sum_c A_c[k], with one row of W_out^T per nonzero dL/dV (a max-over-time readout:
@@ -638,7 +665,7 @@ def readout_backward(
                     for n in range(size):
                         trace[c, n] = decays[c] * trace[c, n] + recomputed_spikes[k, n]
                 for o in range(num_outputs):
-                    gradient = grad_output_voltages[b, k, o]
+                    gradient = output_gradient(grad_output_voltages, grad_peak, peak_step, b, k, o)
                     if gradient != zero:
                         for c in range(num_terms):
                             scaled = coefficients[c] * gradient
@@ -652,7 +679,7 @@ def readout_backward(
                     for n in range(size):
                         reverse[c, n] = decays[c] * reverse[c, n]
                 for o in range(num_outputs):
-                    gradient = grad_output_voltages[b, k, o]
+                    gradient = output_gradient(grad_output_voltages, grad_peak, peak_step, b, k, o)
                     if gradient != zero:
                         for c in range(num_terms):
                             scaled = coefficients[c] * gradient
@@ -667,9 +694,9 @@ def readout_backward(
                     for n in range(size):
                         grad_s[k, n] += grad_spikes[b, k, n]
             scan_pattern_backward(
-                grad_s, no_state, recomputed_spikes, voltages, adaptation, no_state, two_state, adaptive, decay_m,
-                decay_s, coupling, decay_a, beta, threshold, reset, reset_level, detach_reset, surrogate,
-                surrogate_parameter, grad_current, no_state, no_state,
+                grad_s, no_state, recomputed_spikes, voltages, adaptation, no_state, two_state, adaptive, decay_m, decay_s,
+                coupling, decay_a, beta, threshold, reset, reset_level, detach_reset, surrogate, surrogate_parameter,
+                grad_current, no_state, no_state,
             )
             accumulate_row_block_gradient(rows[0], rows[1], rows[2], grad_current, rows[3], partial[chunk])
     return partial.sum(axis=0), np.ascontiguousarray(partial_output.sum(axis=0).T)

@@ -3,7 +3,8 @@
 For a network input -> one spiking layer -> ``li`` outputs, :func:`layer_and_readout` returns
 the same hidden spikes s [B, L, N] and output voltages from rest V [B, L, O] as the layer by
 layer path (:func:`lif.stepped.projection.project`, :func:`lif.stepped.layer.run_layer`,
-:func:`lif.stepped.layer.filter_layer`), and the same weight gradients:
+:func:`lif.stepped.layer.filter_layer`), each output's maximum over time max_k V_o[k] (the
+``max`` readout's, at its first step, as torch.max picks), and the same weight gradients:
 
     I[k] = x[k] @ W,   s[k], u[k] = neuron scan of I,   V_o[k] = sum_c coef_c A_c[k],
     A_c[k] = d_c A_c[k-1] + (s[k] @ W_out)_o
@@ -12,13 +13,13 @@ but one pattern at a time (:func:`lif.stepped.compiled.readout_forward`), so tha
 currents, voltages and output currents stay in the core's cache instead of crossing memory as
 [B, L, N] tensors between kernels: the input rows add one weight row per input spike, each
 hidden spike adds one row of W_out (the hidden spikes found as the input's are, a 64-bit word of
-bytes at a time), and only the spikes and the input rows are kept. The backward
-(:func:`lif.stepped.compiled.readout_backward`) runs each pattern's scan again for its voltages
-from the kept rows (a pattern whose rows did not fit their slot, :func:`row_capacity`, has its
-raster searched again), takes the gradient reaching the spikes from the outputs as the output
-filter run backwards in the hidden space (one row of W_out^T per nonzero dL/dV: a max-over-time
-readout has one per output, so the skinny [B L, N] x [N, O] products of the layer-by-layer path
-disappear), and accumulates both weight gradients per spike.
+bytes at a time), and only the spikes, each output's peak step and the input rows are kept. The
+backward (:func:`lif.stepped.compiled.readout_backward`) runs each pattern's scan again for its
+voltages from the kept rows (a pattern whose rows did not fit their slot, :func:`row_capacity`,
+has its raster searched again), takes the gradient reaching the spikes from the outputs as the
+output filter run backwards in the hidden space (one row of W_out^T per nonzero dL/dV: a
+max-over-time readout has one per output, so the skinny [B L, N] x [N, O] products of the
+layer-by-layer path disappear), and accumulates both weight gradients per spike.
 
 It applies on the CPU in float32/float64 to a feed-forward layer with a compiled scan
 (:func:`lif.stepped.layer.scan_constants`) whose inputs need no gradient and are sparse enough for
@@ -58,11 +59,11 @@ def raster_bytes(
 
 
 class LayerAndReadout(torch.autograd.Function):
-    """(hidden spikes [B, L, N], output voltages from rest [B, L, O]) of inputs [B, L, N_in] through
-    W [N_in, N], the layer's neuron (its compiled constants) and W_out [N, O] into leaky integrators
-    with the kernel sum_c coef_c exp(-t / tau_c) (coefficients, grid decays). ``word_scan``: find
-    a bool raster's spikes per pattern, keeping up to ``row_capacity`` of each pattern's for the
-    backward (0: none kept)."""
+    """(hidden spikes [B, L, N], output voltages from rest [B, L, O], their maxima over time [B, O])
+    of inputs [B, L, N_in] through W [N_in, N], the layer's neuron (its compiled constants) and
+    W_out [N, O] into leaky integrators with the kernel sum_c coef_c exp(-t / tau_c) (coefficients,
+    grid decays). ``word_scan``: find a bool raster's spikes per pattern, keeping up to
+    ``row_capacity`` of each pattern's for the backward (0: none kept)."""
 
     @staticmethod
     def forward(
@@ -74,6 +75,8 @@ class LayerAndReadout(torch.autograd.Function):
         weight_values, output_values = weight.detach().contiguous(), output_weight.detach().contiguous()
         spikes = weight.new_empty((batch, num_steps, weight.shape[1]))
         output_voltages = weight.new_empty((batch, num_steps, output_weight.shape[1]))
+        peak = weight.new_empty((batch, output_weight.shape[1]))
+        peak_step = torch.empty((batch, output_weight.shape[1]), dtype=torch.int64)
         dtype = spikes.numpy().dtype
         # each pattern's input rows as the word scan finds them, kept for the backward where they fit
         capacity = row_capacity if flat.size else 0
@@ -81,28 +84,29 @@ class LayerAndReadout(torch.autograd.Function):
                       np.empty((batch if capacity else 0, capacity), dtype=np.int64))
         compiled.readout_forward(
             flat, words, *(part.numpy() for part in rows), weight_values.numpy(), output_values.numpy(), coefficients, decays,
-            *typed(constants, dtype)[:10], spikes.numpy(), output_voltages.numpy(), *saved_rows, compiled.num_threads(),
+            *typed(constants, dtype)[:10], spikes.numpy(), output_voltages.numpy(), peak.numpy(), peak_step.numpy(),
+            *saved_rows, compiled.num_threads(),
         )
-        ctx.save_for_backward(inputs, *rows, weight_values, output_values, spikes)
+        ctx.save_for_backward(inputs, *rows, weight_values, output_values, spikes, peak_step)
         ctx.word_scan, ctx.saved_rows = word_scan, saved_rows
         ctx.constants, ctx.kernel = constants, (coefficients, decays)
+        ctx.mark_non_differentiable(peak_step)
         ctx.set_materialize_grads(False)
-        return spikes, output_voltages
+        return spikes, output_voltages, peak
 
     @staticmethod
-    def backward(ctx, grad_spikes: Tensor | None, grad_output_voltages: Tensor | None):
-        inputs, row_start, columns, values, weight, output_weight, spikes = ctx.saved_tensors
+    def backward(ctx, grad_spikes: Tensor | None, grad_output_voltages: Tensor | None, grad_peak: Tensor | None):
+        inputs, row_start, columns, values, weight, output_weight, spikes, peak_step = ctx.saved_tensors
         dtype = spikes.numpy().dtype
-        if grad_output_voltages is None:
-            grad_output_voltages = torch.zeros(spikes.shape[:2] + output_weight.shape[1:], dtype=spikes.dtype)
-        grad_spike_array = (
-            grad_spikes.contiguous().numpy() if grad_spikes is not None else np.empty((0, 0, 0), dtype=dtype)
-        )
+        none = np.empty((0, 0, 0), dtype=dtype)
+        grad_peak = grad_peak.contiguous().numpy() if grad_peak is not None else np.zeros(peak_step.shape, dtype=dtype)
         flat, words, _ = raster_bytes(inputs, ctx.word_scan, weight.dtype, find_rows=False)
         grad_weight, grad_output_weight = compiled.readout_backward(
             flat, words, row_start.numpy(), columns.numpy(), values.numpy(), weight.numpy(), output_weight.numpy(), *ctx.kernel,
-            *typed(ctx.constants, dtype), spikes.numpy(), grad_spike_array,
-            grad_output_voltages.contiguous().numpy(), *ctx.saved_rows, compiled.num_threads(),
+            *typed(ctx.constants, dtype), spikes.numpy(), peak_step.numpy(),
+            grad_spikes.contiguous().numpy() if grad_spikes is not None else none,
+            grad_output_voltages.contiguous().numpy() if grad_output_voltages is not None else none, grad_peak,
+            *ctx.saved_rows, compiled.num_threads(),
         )
         return None, torch.from_numpy(grad_weight), torch.from_numpy(grad_output_weight), None, None, None, None, None
 
@@ -118,8 +122,9 @@ def row_capacity(fraction: float, num_steps: int, num_inputs: int) -> int:
 
 def layer_and_readout(
     inputs: Tensor, weight: Tensor, neuron: Neuron, output_weight: Tensor, kernel: ExponentialSumKernel, dt: float
-) -> tuple[Tensor, Tensor] | None:
-    """(hidden spikes [B, L, N], output voltages from rest [B, L, O]) of inputs [B, L, N_in] (a bool
+) -> tuple[Tensor, Tensor, Tensor] | None:
+    """(hidden spikes [B, L, N], output voltages from rest [B, L, O], their maxima over time [B, O])
+    of inputs [B, L, N_in] (a bool
     raster or spikes as numbers, needing no gradient) through the layer (W, neuron) and the ``li``
     outputs (W_out, kernel) in one compiled pass; None where it does not apply."""
     if inputs.requires_grad or output_weight.dtype != weight.dtype:
