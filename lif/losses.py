@@ -112,8 +112,9 @@ class TempotronLoss(nn.Module):
         if self.rate_penalty == 0:
             return 0.0
         penalty = 0.0
-        for spikes in getattr(output, "spikes", []):
-            rates = spikes.mean(dim=1)  # [B, N]: spikes per step of each neuron
+        counts = output.spiking_layer_counts() if hasattr(output, "spiking_layer_counts") else {}
+        for layer_counts in counts.values():
+            rates = layer_counts / output.num_steps  # [B, N]: spikes per step of each neuron
             below = torch.relu(self.rate_min - rates).pow(2).mean(dim=1)
             above = torch.relu(rates.mean(dim=1) - self.rate_max).pow(2)
             penalty = penalty + below + above

@@ -6,6 +6,7 @@ from support import dense_reference
 
 from lif.kernels import DoubleExponentialKernel
 from lif.losses import CrossEntropyLoss, HingeLoss, IntegrateLoss, targets
+from lif.models import network
 from lif.models.tempotron import Tempotron
 
 
@@ -115,10 +116,8 @@ def test_plasticity_induction_combines_with_the_integrate_rule():
 
 
 def test_firing_rate_bounds_penalise_silent_neurons_and_busy_layers():
-    class NetworkOutput(Readout):
-        def __init__(self, spikes):
-            super().__init__(torch.zeros(2, 3))
-            self.spikes = spikes
+    def NetworkOutput(spikes):
+        return network.NetworkOutput(torch.zeros(2, 3), 1.0, spikes, num_steps=4)
 
     # pattern 0: neuron rates (0, 0.5) -> mean 0.25; pattern 1: (0.75, 1.0) -> mean 0.875 (4 steps)
     spikes = torch.tensor([[[0, 1], [0, 0], [0, 1], [0, 0]], [[1, 1], [1, 1], [0, 1], [1, 1]]], dtype=torch.float64)

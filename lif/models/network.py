@@ -66,7 +66,10 @@ class NetworkOutput(SpikeActivity):
     """What a network computed for a batch.
 
     ``readout`` [B, O]: the score of each output; ``v_th``: the decision threshold of a single output;
-    ``spikes`` [B, L, N] of every spiking layer (hidden layers, then a spiking output), numbered from 1;
+    ``spikes`` [B, L, N] of every spiking layer (hidden layers, then a spiking output), numbered from 1:
+    numbers carrying the surrogate gradient, or, from the one pass (:mod:`lif.stepped.fused`),
+    bools without gradient, whose counts per neuron [B, N] ``counts`` holds by layer (with the
+    gradient: a loss on firing rates takes :meth:`spiking_layer_counts`);
     ``voltages`` [B, L, N] of every layer (the output's is None on the tempotron fast path);
     ``inputs``: the network's inputs and ``dt`` its step (ms), from which the spikes of each input
     afferent in each pattern (layer 0) are counted when the metrics ask (not in a training step);
@@ -78,6 +81,7 @@ class NetworkOutput(SpikeActivity):
     v_th: float
     spikes: list[Tensor] = field(default_factory=list)
     voltages: list[Tensor | None] = field(default_factory=list)
+    counts: dict[int, Tensor] = field(default_factory=dict)
     inputs: Tensor | None = None
     dt: float = 1.0
     num_steps: int = 1
@@ -86,9 +90,12 @@ class NetworkOutput(SpikeActivity):
     def neuron_spike_counts(self) -> dict[int, Tensor]:
         """The spikes of each neuron in each pattern [B, N], by layer: 0 the input, 1.. the spiking layers."""
         counts = {} if self.inputs is None else {0: exact.spike_counts(self.inputs, self.dt, self.num_steps)}
-        for number, spikes in enumerate(self.spikes, start=1):
-            counts[number] = spikes.sum(dim=1)
-        return counts
+        return counts | self.spiking_layer_counts()
+
+    def spiking_layer_counts(self) -> dict[int, Tensor]:
+        """The spikes of each neuron in each pattern [B, N] of the spiking layers 1.., with the surrogate gradient."""
+        return {number: self.counts[number] if number in self.counts else spikes.sum(dim=1)
+                for number, spikes in enumerate(self.spikes, start=1)}
 
 
 def project_spike_times(times: Tensor, weight: Tensor, kernel: ExponentialSumKernel, steps: int, dt: float) -> Tensor:
@@ -225,13 +232,14 @@ class Network(nn.Module):
             return NetworkOutput(v_max, threshold, [], [None], **activity)
         fused = None if record else self.fused(inputs)
         if fused is not None:
-            hidden_spikes, out_voltages, peaks = fused
+            hidden_spikes, hidden_counts, out_voltages, peaks = fused
             out_voltages = self.from_rest(out_voltages)
             if self.readout == "max":  # the pass's own maxima over time (torch's max over time: ~1 ms a step)
                 score = self.from_rest(peaks)
             else:
                 score = read_out(self.readout, out_voltages, None, self.dt, self.smooth_max_beta)
-            return NetworkOutput(score, threshold, [hidden_spikes], [None, out_voltages], **activity)
+            return NetworkOutput(score, threshold, [hidden_spikes], [None, out_voltages], counts={1: hidden_counts},
+                                 **activity)
         spikes, voltages = [], []
         below = inputs
         for layer in self.hidden:
@@ -252,8 +260,8 @@ class Network(nn.Module):
         score = read_out(self.readout, out_voltages, out_spikes, self.dt, self.smooth_max_beta)
         return NetworkOutput(score, threshold, spikes, voltages, **activity)
 
-    def fused(self, inputs: Tensor) -> tuple[Tensor, Tensor, Tensor] | None:
-        """(hidden spikes, output voltages from rest, their maxima over time) of a raster through one feed-forward hidden
+    def fused(self, inputs: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
+        """(hidden spikes as bools, their counts, output voltages from rest, their maxima over time) of a raster through one feed-forward hidden
         layer and ``li`` outputs in one compiled pass (:func:`lif.stepped.fused.layer_and_readout`),
         or None where the layer-by-layer path runs (other shapes, dropout while training)."""
         if len(self.hidden) != 1 or self.output != "li" or not exact.is_raster(inputs):

@@ -487,10 +487,10 @@ def project_rows_weight_gradient(row_start, columns, values, grad_out, num_input
 
 
 @numba.njit(inline="always", **JIT)
-def row_buffers(flat, num_steps, num_inputs, dtype):
+def row_buffers(flat, num_steps, num_inputs):
     """A thread's buffers for :func:`pattern_rows` (room for every input of a pattern; empty without a raster)."""
     room = num_steps * num_inputs if flat.size > 0 else 0
-    return np.empty(num_steps + 1, dtype=np.int64), np.empty(room, dtype=np.int64), np.ones(room, dtype=dtype)
+    return np.empty(num_steps + 1, dtype=np.int64), np.empty(room, dtype=np.int64)
 
 
 @numba.njit(inline="always", **JIT)
@@ -537,17 +537,19 @@ def drive_and_scan(
 
 
 @numba.njit(inline="always", **JIT)
-def spike_rows(spikes, mask, mask_words, row_start, columns):
-    """A pattern's spikes [L, N] (0 or 1) as compressed rows (row_start [L + 1], columns): copied to
-    bytes (``mask``, at least L N long, and its 64-bit words) in one vectorised sweep, then searched
-    a word at a time (:func:`raster_block_rows`; measured: a test per number and entry costs
-    twice as much at a few percent of neurons spiking per step)."""
+def spike_rows(spikes, flat, words, b, row_start, columns):
+    """Pattern b's spikes [L, N] (numbers, 0 or 1) written as bytes at their place in ``flat``, the
+    bytes of every pattern's spikes [B, L, N] (``words``: their 64-bit words), in one vectorised
+    sweep, and returned as compressed rows (row_start [L + 1], columns) searched a word at a time
+    (:func:`raster_block_rows`; measured: a test per number and entry costs twice as much at a few
+    percent of neurons spiking per step)."""
     num_steps, size = spikes.shape
     zero = spikes.dtype.type(0.0)
+    offset = b * num_steps * size
     for k in range(num_steps):
         for n in range(size):
-            mask[k * size + n] = np.uint8(1) if spikes[k, n] != zero else np.uint8(0)
-    raster_block_rows(mask, mask_words, 0, size, row_start, columns)
+            flat[offset + k * size + n] = np.uint8(1) if spikes[k, n] != zero else np.uint8(0)
+    raster_block_rows(flat, words, b * num_steps, size, row_start, columns)
 
 
 @numba.njit(inline="always", **JIT)
@@ -565,7 +567,7 @@ def find_peaks(voltages, peak, peak_step):
 
 @numba.njit(parallel=True, **JIT)
 def readout_forward(
-    flat, words, row_start, columns, values, weight, output_weight, coefficients, decays, two_state, adaptive, decay_m,
+    flat, words, row_start, columns, values, ones, weight, output_weight, coefficients, decays, two_state, adaptive, decay_m,
     decay_s, coupling, decay_a, beta, threshold, reset, reset_level, spikes, output_voltages, peak, peak_step,
     saved_row_start, saved_columns, num_chunks,
 ):
@@ -574,31 +576,36 @@ def readout_forward(
     kept, where they fit, in its slot of saved_row_start [B, L + 1] and saved_columns [B, C] for
     the backward; C = 0: none kept) or, for an empty ``flat``, compressed rows of every pattern
     (row b L + k: pattern b, step k), and the leaky integrators above it, one pattern at a time:
-    fill the spikes [B, L, N], the integrators' voltages from rest [B, L, O] (their currents: the
-    spikes through W_out [N, O], added one row per spike; their kernel: coefficients and decays)
-    and each output's maximum over time, peak and peak_step [B, O] (:func:`find_peaks`)."""
+    fill the spikes as bytes [B, L, N] (0 or 1), the integrators' voltages from rest [B, L, O]
+    (their currents: the spikes through W_out [N, O], added one row per spike; their kernel:
+    coefficients and decays) and each output's maximum over time, peak and peak_step [B, O]
+    (:func:`find_peaks`). ``ones``: at least max(L N_in, L N) of them, the values of a raster's
+    and the hidden spikes' rows (given, not made per call: a fresh array is written page by page,
+    measured as hundreds of page faults a step). The scan writes its spikes as numbers into the
+    core's cache; only their bytes cross memory (measured: writing [B, L, N] in float32 cost
+    0.6-0.9 of a 6.5 ms forward)."""
     batch, num_steps, size = spikes.shape
-    dtype = spikes.dtype
+    dtype = output_voltages.dtype
+    spike_bytes = spikes.reshape(-1)
+    spike_words = spike_bytes[: spike_bytes.size // 8 * 8].view(np.uint64)
     per_chunk = (batch + num_chunks - 1) // num_chunks
     for chunk in numba.prange(num_chunks):
         current = np.empty((num_steps, size), dtype=dtype)
         voltages = np.empty((num_steps, size), dtype=dtype)
+        pattern_spikes = np.empty((num_steps, size), dtype=dtype)
         adaptation = np.empty((num_steps, size) if adaptive else (0, 0), dtype=dtype)
         output_current = np.empty((num_steps, output_weight.shape[1]), dtype=dtype)
-        own_row_start, own_columns, ones = row_buffers(flat, num_steps, weight.shape[0], dtype)
-        mask = np.zeros((num_steps * size + 7) // 8 * 8, dtype=np.uint8)
-        mask_words = mask.view(np.uint64)
+        own_row_start, own_columns = row_buffers(flat, num_steps, weight.shape[0])
         hidden_row_start = np.empty(num_steps + 1, dtype=np.int64)
         hidden_columns = np.empty(num_steps * size, dtype=np.int64)
-        hidden_ones = np.ones(num_steps * size, dtype=dtype)
         for b in range(chunk * per_chunk, min(batch, (chunk + 1) * per_chunk)):
             drive_and_scan(
                 flat, words, row_start, columns, values, weight, b, own_row_start, own_columns, ones, saved_row_start,
                 saved_columns, True, current, two_state, adaptive, decay_m, decay_s, coupling, decay_a, beta, threshold,
-                reset, reset_level, spikes[b], voltages, adaptation,
+                reset, reset_level, pattern_spikes, voltages, adaptation,
             )
-            spike_rows(spikes[b], mask, mask_words, hidden_row_start, hidden_columns)
-            project_row_block(hidden_row_start, hidden_columns, hidden_ones, output_weight, 0, output_current)
+            spike_rows(pattern_spikes, spike_bytes, spike_words, b, hidden_row_start, hidden_columns)
+            project_row_block(hidden_row_start, hidden_columns, ones, output_weight, 0, output_current)
             filter_pattern(output_current, coefficients, decays, output_voltages[b])
             find_peaks(output_voltages[b], peak[b], peak_step[b])
 
@@ -614,29 +621,29 @@ def output_gradient(grad_output_voltages, grad_peak, peak_step, b, k, o):
 
 @numba.njit(parallel=True, **JIT)
 def readout_backward(
-    flat, words, row_start, columns, values, weight, output_weight, coefficients, decays, two_state, adaptive, decay_m,
-    decay_s, coupling, decay_a, beta, threshold, reset, reset_level, detach_reset, surrogate, surrogate_parameter, spikes,
-    peak_step, grad_spikes, grad_output_voltages, grad_peak, saved_row_start, saved_columns, num_chunks,
+    flat, words, row_start, columns, values, ones, weight, output_weight, coefficients, decays, two_state, adaptive, decay_m,
+    decay_s, coupling, decay_a, beta, threshold, reset, reset_level, detach_reset, surrogate, surrogate_parameter,
+    num_steps, peak_step, grad_counts, grad_output_voltages, grad_peak, saved_row_start, saved_columns, num_chunks,
 ):
     """The weight gradients (dL/dW [N_in, N], dL/dW_out [N, O]) of :func:`readout_forward` from
     dL/d(output voltages) [B, L, O] (or an empty array: zero), dL/d(peaks) [B, O] (at the forward's
-    peak_step [B, O]) and dL/d(spikes) (or an empty array: zero). Each pattern's voltages are
-    computed again from its input rows (those the forward kept, else found again in the raster;
-    nothing else of the forward is kept but the spikes: keeping the voltages [B, L, N] instead
-    measured slower, reading them from memory costing more than the second scan in the core's
-    cache); the gradient
-    reaching the spikes through the integrators, dL/ds[k] = W_out dL/dI_out[k], runs as the
-    filter backwards in the layer's space, A_c[k] = coef_c W_out dL/dV[k] + d_c A_c[k+1],
-    dL/ds[k] = sum_c A_c[k], with one row of W_out^T per nonzero dL/dV (a max-over-time readout:
-    one per output and pattern); and W_out's, dL/dW_out[n, o] = sum_k dL/dV[k, o] sum_c coef_c X_c[k, n],
-    from the spikes filtered forward by the kernel's terms, X_c[k] = d_c X_c[k-1] + s[k], one
-    row per nonzero dL/dV again (no search for the spikes)."""
-    batch, num_steps, size = spikes.shape
+    peak_step [B, O]) and dL/d(spike counts) [B, N] (or an empty array: zero), for patterns of
+    ``num_steps`` steps. Each pattern's spikes and voltages are computed again from its input rows
+    (those the forward kept, else found again in the raster; keeping the voltages [B, L, N]
+    instead measured slower, reading them from memory costing more than the second scan in the
+    core's cache). The gradient reaching the spikes through the integrators,
+    dL/ds[k] = W_out dL/dI_out[k], runs as the filter backwards in the layer's space,
+    A_c[k] = coef_c W_out dL/dV[k] + d_c A_c[k+1], dL/ds[k] = sum_c A_c[k], with one row of W_out^T
+    per nonzero dL/dV (a max-over-time readout: one per output and pattern); and W_out's,
+    dL/dW_out[n, o] = sum_k dL/dV[k, o] sum_c coef_c X_c[k, n], from the spikes filtered forward by
+    the kernel's terms, X_c[k] = d_c X_c[k-1] + s[k], one row per nonzero dL/dV again (no search
+    for the spikes)."""
+    batch, size = peak_step.shape[0], weight.shape[1]
     num_outputs, num_terms = output_weight.shape[1], decays.shape[0]
-    dtype = spikes.dtype
+    dtype = weight.dtype
     zero = dtype.type(0.0)
     no_state = np.empty((0, 0), dtype=dtype)
-    has_spike_gradient = grad_spikes.shape[0] > 0
+    has_count_gradient = grad_counts.shape[0] > 0
     output_weight_transposed = np.ascontiguousarray(output_weight.T)
     partial = np.zeros((num_chunks, weight.shape[0], size), dtype=dtype)
     partial_output = np.zeros((num_chunks, num_outputs, size), dtype=dtype)  # dL/dW_out transposed
@@ -650,7 +657,7 @@ def readout_backward(
         grad_current = np.empty((num_steps, size), dtype=dtype)
         trace = np.empty((num_terms, size), dtype=dtype)
         reverse = np.empty((num_terms, size), dtype=dtype)
-        own_row_start, own_columns, ones = row_buffers(flat, num_steps, weight.shape[0], dtype)
+        own_row_start, own_columns = row_buffers(flat, num_steps, weight.shape[0])
         for b in range(chunk * per_chunk, min(batch, (chunk + 1) * per_chunk)):
             rows = drive_and_scan(
                 flat, words, row_start, columns, values, weight, b, own_row_start, own_columns, ones, saved_row_start,
@@ -690,9 +697,9 @@ def readout_backward(
                 for c in range(1, num_terms):
                     for n in range(size):
                         grad_s[k, n] += reverse[c, n]
-                if has_spike_gradient:
+                if has_count_gradient:  # each spike adds 1 to its neuron's count
                     for n in range(size):
-                        grad_s[k, n] += grad_spikes[b, k, n]
+                        grad_s[k, n] += grad_counts[b, n]
             scan_pattern_backward(
                 grad_s, no_state, recomputed_spikes, voltages, adaptation, no_state, two_state, adaptive, decay_m, decay_s,
                 coupling, decay_a, beta, threshold, reset, reset_level, detach_reset, surrogate, surrogate_parameter,

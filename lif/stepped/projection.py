@@ -128,22 +128,22 @@ def scatter_events(step: Tensor, value: Tensor, weight: Tensor, num_steps: int) 
     return out.scatter_add(1, index, contributions)
 
 
-def nonzero_fraction(inputs: Tensor, sample_rows: int = 4096, blocks: int = 16) -> float:
+def nonzero_fraction(inputs: Tensor, sample_rows: int = 1024, blocks: int = 16) -> float:
     """The fraction of nonzero inputs, estimated from up to ``sample_rows`` rows in ``blocks``
-    evenly spaced runs of consecutive rows (it only chooses the path; both are exact). On the CPU
-    numpy counts them (measured: 3x torch.count_nonzero on bools, 6x on rows taken at a stride)."""
-    rows = inputs.reshape(-1, inputs.shape[-1])
-    if rows.shape[0] > sample_rows:
-        run = sample_rows // blocks
-        starts = torch.linspace(0, rows.shape[0] - run, blocks).long().tolist()
-        parts = [rows[start : start + run] for start in starts]
-    else:
-        parts = [rows]
+    evenly spaced runs of consecutive rows (it only chooses the path, both exact, and sizes the
+    rows kept for the backward, with a margin: :func:`lif.stepped.fused.row_capacity`). On the
+    CPU numpy counts them (measured: 3x torch.count_nonzero on bools, 6x on rows taken at a
+    stride; 0.13 ms for 1024 rows of 700 inputs, where 4096 rows took 0.3 to 0.45)."""
+    rows = inputs.detach().reshape(-1, inputs.shape[-1])
+    run = sample_rows // blocks
+    starts = np.linspace(0, rows.shape[0] - run, blocks).astype(np.int64) if rows.shape[0] > sample_rows else [0]
+    count = min(rows.shape[0], run if len(starts) > 1 else rows.shape[0])
     if rows.device.type == "cpu" and rows.dtype != torch.bfloat16:  # (numpy has no bfloat16)
-        nonzero = sum(int(np.count_nonzero(part.detach().numpy())) for part in parts)
+        array = rows.numpy()
+        nonzero = sum(int(np.count_nonzero(array[start : start + count])) for start in starts)
     else:
-        nonzero = sum(int(torch.count_nonzero(part)) for part in parts)
-    return nonzero / max(sum(part.numel() for part in parts), 1)
+        nonzero = sum(int(torch.count_nonzero(rows[start : start + count])) for start in starts)
+    return nonzero / max(len(starts) * count * rows.shape[1], 1)
 
 
 def sparse_fraction(inputs: Tensor, weight: Tensor) -> float | None:

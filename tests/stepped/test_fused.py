@@ -7,6 +7,7 @@ import torch
 
 from lif import exact
 from lif.kernels import DoubleExponentialKernel, ExponentialKernel, ExponentialSumKernel
+from lif.losses import CrossEntropyLoss
 from lif.models.network import Network
 from lif.stepped.fused import LayerAndReadout, layer_and_readout
 from lif.stepped.layer import compiled_constants, filter_constants
@@ -44,13 +45,15 @@ def weights(num_inputs, size, num_outputs, dtype, gain=3.0, seed=1):
     return weight, output_weight
 
 
-def loss_of(spikes, output_voltages, peaks, readout):
-    """A loss through a readout of the outputs and through the spikes (as an activity penalty would);
-    ``peak``: the maxima over time as the run returns them (the one pass's own), ``max`` taken of the voltages."""
+def loss_of(counts, output_voltages, peaks, readout, count_weight=0.3):
+    """A loss through a readout of the outputs and through the spike counts (as a firing-rate penalty
+    would); ``peak``: the maxima over time as the run returns them (the one pass's own), ``max``
+    taken of the voltages."""
     scores = {"peak": peaks, "max": output_voltages.amax(dim=1), "mean": output_voltages.mean(dim=1),
               "last": output_voltages[:, -1]}
     targets = torch.arange(output_voltages.shape[0]) % output_voltages.shape[2]
-    return torch.nn.functional.cross_entropy(scores[readout], targets) + 0.3 * spikes.mean()
+    loss = torch.nn.functional.cross_entropy(scores[readout], targets)
+    return loss + count_weight * (counts**2).mean() if count_weight else loss  # 0: none reaches the counts
 
 
 def time_loop(inputs, weight, output_weight, neuron, kernel):
@@ -59,7 +62,7 @@ def time_loop(inputs, weight, output_weight, neuron, kernel):
     output_current = spikes @ output_weight
     terms = output_current.unsqueeze(-1).expand(*output_current.shape, len(kernel.time_constants)).transpose(1, 2)
     output_voltages = exact.filter_currents(terms, kernel, DT).transpose(1, 2)
-    return spikes, output_voltages, output_voltages.max(dim=1).values
+    return spikes, spikes.sum(dim=1), output_voltages, output_voltages.max(dim=1).values
 
 
 def fused(inputs, weight, output_weight, neuron, kernel, word_scan, row_capacity=0):
@@ -69,14 +72,17 @@ def fused(inputs, weight, output_weight, neuron, kernel, word_scan, row_capacity
     )
 
 
-def both(inputs, neuron, kernel, readout="peak", dtype=torch.float64, word_scan=True, size=9, num_outputs=4, row_capacity=0):
-    """(reference, fused) results: (spikes, (output voltages, their maxima), (dL/dW, dL/dW_out))."""
+def both(inputs, neuron, kernel, readout="peak", dtype=torch.float64, word_scan=True, size=9, num_outputs=4, row_capacity=0,
+         count_weight=0.3):
+    """(reference, fused) results: (spikes as numbers, (spike counts, output voltages, their maxima),
+    (dL/dW, dL/dW_out))."""
     results = []
     for run in (time_loop, lambda *args: fused(*args, word_scan, row_capacity)):
         weight, output_weight = (w.requires_grad_() for w in weights(inputs.shape[2], size, num_outputs, dtype))
-        spikes, output_voltages, peaks = run(inputs, weight, output_weight, neuron, kernel)
-        gradients = torch.autograd.grad(loss_of(spikes, output_voltages, peaks, readout), (weight, output_weight))
-        results.append((spikes.detach(), (output_voltages.detach(), peaks.detach()), gradients))
+        spikes, counts, output_voltages, peaks = run(inputs, weight, output_weight, neuron, kernel)
+        loss = loss_of(counts, output_voltages, peaks, readout, count_weight)
+        gradients = torch.autograd.grad(loss, (weight, output_weight))
+        results.append((spikes.detach().to(dtype), (counts.detach(), output_voltages.detach(), peaks.detach()), gradients))
     return results
 
 
@@ -116,8 +122,9 @@ def test_one_pass_equals_the_time_loop_on_edge_inputs(model, kind, rows):
 @pytest.mark.parametrize("readout", ["peak", "max", "mean", "last"])
 def test_one_pass_equals_the_time_loop_for_each_readout(readout):
     # max (of the voltages, not the pass's peaks): dL/dV at the peak steps; mean and last: nonzero
-    # at every step / only the last, not one step per output
-    reference, fast = both(raster("random", seed=3), NEURONS["lif"](), ExponentialKernel(10.0, v_0=1.0), readout)
+    # at every step / only the last, not one step per output; no gradient through the spike counts
+    reference, fast = both(raster("random", seed=3), NEURONS["lif"](), ExponentialKernel(10.0, v_0=1.0), readout,
+                           count_weight=0.0)
     assert_same_run(reference, fast, 1e-10, 1e-10)  # sums in another order
 
 
@@ -134,8 +141,8 @@ def test_one_pass_without_a_gradient_through_the_outputs():
     neuron, kernel, inputs = NEURONS["lif"]().double(), ExponentialKernel(10.0), raster("random", seed=5)
     gradients = []
     for run in (time_loop, lambda *args: fused(*args, True)):
-        spikes = run(inputs, weight, output_weight, neuron, kernel)[0]
-        gradients.append(torch.autograd.grad(spikes.sum(), weight))
+        counts = run(inputs, weight, output_weight, neuron, kernel)[1]
+        gradients.append(torch.autograd.grad((counts**2).sum(), weight))
     torch.testing.assert_close(gradients[1], gradients[0])
 
 
@@ -178,14 +185,19 @@ def test_network_takes_the_one_pass_where_it_applies(net, record, training, expe
 def test_network_gives_the_same_results_by_either_path():
     net = network()
     inputs, labels = raster("random", seed=6), torch.tensor([0, 1, 2, 0, 1])
+    loss = CrossEntropyLoss(rate_penalty=5.0, rate_min=0.1, rate_max=0.1)  # through the readout and the spike counts
     results = []
     for record in (False, True):  # record=True takes the layer-by-layer path
         net.zero_grad()
         output = net(inputs, record=record)
-        torch.nn.functional.cross_entropy(output.readout, labels).backward()
-        results.append((output.readout.detach(), output.spikes[0].detach(), [p.grad.clone() for p in net.parameters()]))
-    (readout, spikes, gradients), (layered_readout, layered_spikes, layered_gradients) = results
-    assert torch.equal(spikes, layered_spikes)
+        loss(output, labels).mean().backward()
+        results.append((output.readout.detach(), output.spikes[0].detach(), output.neuron_spike_counts()[1].detach(),
+                        [p.grad.clone() for p in net.parameters()]))
+    (readout, spikes, counts, gradients), (layered_readout, layered_spikes, layered_counts, layered_gradients) = results
+    assert spikes.dtype == torch.bool and layered_spikes.dtype == torch.float64  # the one pass's carry no gradient
+    assert torch.equal(spikes.double(), layered_spikes)
+    assert torch.equal(counts, layered_counts)
+    assert loss.rate_bounds(output).abs().min() > 0  # the penalty is on in every pattern
     torch.testing.assert_close(readout, layered_readout)
     for gradient, layered_gradient in zip(gradients, layered_gradients):
         torch.testing.assert_close(gradient, layered_gradient)

@@ -150,4 +150,4 @@ def test_nonzero_fraction_counts_small_inputs_and_estimates_large_ones(dtype):
     every_row_alike[:, 3:6] = 1  # 3 of 25 in every row: any sample of rows counts 12 %
     assert nonzero_fraction(every_row_alike) == pytest.approx(3 / 25)
     noisy = torch.rand(20000, 25, generator=torch.Generator().manual_seed(3)) < 0.02
-    assert nonzero_fraction(noisy.to(dtype)) == pytest.approx(0.02, rel=0.1)  # about 2048 nonzero in 4096 rows
+    assert nonzero_fraction(noisy.to(dtype)) == pytest.approx(0.02, rel=0.15)  # about 512 nonzero in 1024 rows
