@@ -4,6 +4,7 @@
     python scripts/bench_network.py --quick                # small sizes, few repeats (the test's run)
     python scripts/bench_network.py --workloads two-layer --only lif,snntorch --no-scaling --markdown
     python scripts/bench_network.py --from-json run.json --markdown
+    python scripts/bench_network.py --device cuda --workloads onm-4096,onm-16384 --no-scaling   # on a GPU
 
 Workloads (a training step is forward, loss, backward; float32; seconds per step):
 
@@ -12,6 +13,7 @@ Workloads (a training step is forward, loss, backward; float32; seconds per step
              loss = sum of the output spikes; N = 256, 1024, 4096. Differences from the original, kept the
              same for every library: no bias; one decay for all (0.95, snnTorch's beta there; the original
              gave each library its own); subtract reset; the input projected for all steps at once.
+             onm-16384 (a GPU size: minutes a step on a CPU) only when named in --workloads.
   two-layer  700 -> 256 LIF -> 20 leaky integrators (non-spiking), 100 steps, batch 256, Bernoulli input
              spikes at 2 % per step, cross-entropy over the outputs' max-over-time voltage.
   yin-yang   5 -> 120 current-based LIF -> 3 leaky integrators with the double-exponential kernel
@@ -28,7 +30,9 @@ inputs in its own layout (time-first for the peers), made outside the timing. Ti
 repeats with min-max; ratios are peer time / this project's time in the same run (> 1: this project is
 faster). Peak memory is the extra
 resident memory of one training step in a fresh process (Linux: the high-water mark after
-/proc/self/clear_refs). The GEMM line is torch.matmul's throughput on the onm workloads' projection
+/proc/self/clear_refs); with --device cuda, the step's peak of allocated GPU memory above what was
+allocated before it (torch.cuda.max_memory_allocated), and every step is timed to its end
+(torch.cuda.synchronize). The GEMM line is torch.matmul's throughput on the onm workloads' projection
 shape, measured in the same run; "GEMM share" is the time the two necessary products (forward and weight
 gradient, 4 B L N^2 flop) would take at that throughput over the measured step time.
 """
@@ -101,6 +105,7 @@ class Spec:
     hidden: int
     outputs: int = 0
     rate: float = 0.0  # input spike probability per step (two-layer)
+    device: str = "cpu"
 
     @property
     def name(self) -> str:
@@ -111,9 +116,11 @@ WORKLOADS = {
     "onm-256": Spec("onm", 16, 500, 256, 256),
     "onm-1024": Spec("onm", 16, 500, 1024, 1024),
     "onm-4096": Spec("onm", 16, 500, 4096, 4096),
+    "onm-16384": Spec("onm", 16, 500, 16384, 16384),
     "two-layer": Spec("two-layer", 256, 100, 700, 256, 20, 0.02),
     "yin-yang": Spec("yin-yang", 32, 60, 5, 120, 3),
 }
+GPU_ONLY = ("onm-16384",)  # measured only when named
 QUICK = {  # small sizes: the test's run
     "onm-256": Spec("onm", 8, 50, 64, 64),
     "two-layer": Spec("two-layer", 16, 30, 700, 64, 20, 0.02),
@@ -158,7 +165,7 @@ def make_inputs(spec: Spec, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor |
         step = torch.randint(0, min(30, spec.steps), (spec.batch, spec.inputs), generator=generator)
         raster = torch.zeros(shape, dtype=torch.bool)
         raster.scatter_(1, step.unsqueeze(1), True)
-    return raster, torch.randint(0, spec.outputs, (spec.batch,), generator=generator)
+    return raster, torch.randint(0, spec.outputs, (spec.batch,), generator=generator).to(spec.device)
 
 
 def build_lif(spec: Spec, dtype: torch.dtype = torch.float32, reset: str = "subtract", seed: int = 0, gain: float = 1.0) -> nn.Module:
@@ -177,7 +184,7 @@ def build_lif(spec: Spec, dtype: torch.dtype = torch.float32, reset: str = "subt
         neuron = functools.partial(CUBA, tau_m=YY_TAU_M, tau_s=YY_TAU_S, reset=reset, detach_reset=False, surrogate=surrogate)
         model = Network(spec.inputs, neuron, DoubleExponentialKernel(YY_TAU_M, YY_TAU_S), hidden=[spec.hidden],
                         num_outputs=spec.outputs, readout="max", T=spec.steps * DT, dt=DT, init_gain=4.0 * gain)
-    return model.to(dtype)
+    return model.to(device=spec.device, dtype=dtype)
 
 
 def weights(model: nn.Module) -> list[torch.Tensor]:
@@ -195,6 +202,7 @@ class Ours:
         self.parameters = list(self.model.parameters())
 
     def prepare(self, inputs: torch.Tensor) -> torch.Tensor:
+        inputs = inputs.to(self.spec.device)
         return inputs.to(self.parameters[0].dtype) if self.spec.kind == "onm" else inputs
 
     def __call__(self, inputs: torch.Tensor, targets: torch.Tensor | None) -> tuple[torch.Tensor, dict]:
@@ -214,12 +222,12 @@ def late(x: torch.Tensor) -> torch.Tensor:
 
 def time_first(inputs: torch.Tensor, dtype: torch.dtype, delay: bool) -> torch.Tensor:
     """[L, B, N] in ``dtype``; ``delay``: one step late, for the check of cuba."""
-    x = inputs.transpose(0, 1).to(dtype)
+    x = inputs.transpose(0, 1).to(dtype)  # (inputs on the device already)
     return (late(x) if delay else x).contiguous()
 
 
 def linear(weight: torch.Tensor, scale: float = 1.0) -> nn.Linear:
-    layer = nn.Linear(weight.shape[0], weight.shape[1], bias=False, dtype=weight.dtype)
+    layer = nn.Linear(weight.shape[0], weight.shape[1], bias=False, dtype=weight.dtype, device=weight.device)
     with torch.no_grad():
         layer.weight.copy_(weight.t() * scale)
     return layer
@@ -243,7 +251,7 @@ class Peer:
         self.parameters = [p for layer in self.layers for p in layer.parameters()]
 
     def prepare(self, inputs: torch.Tensor) -> torch.Tensor:
-        return time_first(inputs, self.parameters[0].dtype, self.delay)
+        return time_first(inputs.to(self.spec.device), self.parameters[0].dtype, self.delay)
 
     def grads(self) -> list[torch.Tensor]:
         """Gradients in our layout (weights [N_in, N_out], input scaling undone)."""
@@ -280,7 +288,7 @@ class SnnTorch(Peer):
             self.neuron = snntorch.Leaky(beta=tensor(d_hidden), reset_mechanism="subtract", reset_delay=False, spike_grad=grad)
             self.li = snntorch.Leaky(beta=tensor(decay(TAU_OUT)), reset_mechanism="none", spike_grad=grad)
         self.layers = [linear(w, s) for w, s in zip(ours, self.scales)]
-        self.neuron, self.li = self.neuron.to(dtype), self.li.to(dtype)
+        self.neuron, self.li = self.neuron.to(ours[0].device, dtype), self.li.to(ours[0].device, dtype)
 
     def run(self, neuron, current, output):
         states = [torch.zeros_like(current[0])] * (2 if self.spec.kind == "yin-yang" else 1)  # Synaptic: syn, mem
@@ -303,7 +311,7 @@ class Norse(Peer):
         from norse.torch.functional.reset import reset_subtract
 
         dtype = ours[0].dtype
-        tensor = functools.partial(torch.tensor, dtype=dtype)
+        tensor = functools.partial(torch.tensor, dtype=dtype, device=ours[0].device)
         if self.spec.kind == "yin-yang":
             c_hidden, c_out = yin_yang_couplings(dtype)
             d_m, d_s = decay(YY_TAU_M), decay(YY_TAU_S)
@@ -455,6 +463,8 @@ def stepper(name: str, spec: Spec, seed: int = 0):
             parameter.grad = None
         loss, _ = implementation(prepared, targets)
         loss.backward()
+        if spec.device != "cpu":
+            torch.cuda.synchronize(spec.device)  # a step ends when the GPU's queue does
 
     return step
 
@@ -477,6 +487,19 @@ def set_threads(threads: int) -> None:
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
+def peak_memory(name: str, spec: Spec) -> float | None:
+    """Extra MiB of one training step: resident memory in a fresh process on the CPU, allocated GPU memory on CUDA."""
+    if spec.device == "cpu":
+        return peak_memory_in_fresh_process(name, spec)
+    step = stepper(name, spec)
+    step()
+    torch.cuda.empty_cache()
+    before = torch.cuda.memory_allocated(spec.device)
+    torch.cuda.reset_peak_memory_stats(spec.device)
+    step()
+    return (torch.cuda.max_memory_allocated(spec.device) - before) / 2**20
+
+
 def peak_memory_in_fresh_process(name: str, spec: Spec) -> float | None:
     """Extra resident MiB of one training step, in a new process (None where not measurable)."""
     warm = replace(spec, batch=max(1, spec.batch // 8))
@@ -494,13 +517,16 @@ step = b.stepper({name!r}, b.Spec(**{asdict(spec)!r}))
 
 def gemm_throughput(spec: Spec, repeats: int = 5) -> float:
     """torch.matmul flop/s on the onm projection [B L, N] @ [N, N] (float32)."""
-    a, b = torch.randn(spec.batch * spec.steps, spec.inputs), torch.randn(spec.inputs, spec.hidden)
-    torch.matmul(a, b)
-    seconds = []
-    for _ in range(repeats):
-        started = time.perf_counter()
+    a = torch.randn(spec.batch * spec.steps, spec.inputs, device=spec.device)
+    b = torch.randn(spec.inputs, spec.hidden, device=spec.device)
+
+    def product():
         torch.matmul(a, b)
-        seconds.append(time.perf_counter() - started)
+        if spec.device != "cpu":
+            torch.cuda.synchronize(spec.device)
+
+    product()
+    seconds = benchmarking.seconds_per_step(product, repeats, 0)
     return 2 * spec.batch * spec.steps * spec.inputs * spec.hidden / statistics.median(seconds)
 
 
@@ -565,7 +591,10 @@ def main(argv=None) -> int:
         description=__doc__.split("\n\n")[0], epilog=PEER_NOTES, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--only", help=f"comma-separated implementations (default: every importable of {','.join(IMPLEMENTATIONS)})")
-    parser.add_argument("--workloads", help=f"comma-separated workloads (default: {','.join(WORKLOADS)})")
+    default_workloads = [name for name in WORKLOADS if name not in GPU_ONLY]
+    parser.add_argument("--workloads", help=f"comma-separated workloads (default: {','.join(default_workloads)}; "
+                        f"also {','.join(GPU_ONLY)})")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N): where every implementation runs (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=10, help="timed steps per measurement (default: %(default)s)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps after the first (default: %(default)s)")
     parser.add_argument("--slow-repeats", type=int, default=3, help="timed steps where a step takes over 1 s (default: %(default)s)")
@@ -584,7 +613,7 @@ def main(argv=None) -> int:
     workloads, scaling_points = (QUICK, QUICK_SCALING) if arguments.quick else (WORKLOADS, SCALING)
     if arguments.quick:
         arguments.repeats, arguments.warmup, arguments.slow_repeats = 2, 0, 1
-    selected = arguments.workloads.split(",") if arguments.workloads else list(workloads)
+    selected = arguments.workloads.split(",") if arguments.workloads else [name for name in workloads if name not in GPU_ONLY]
     unknown = [name for name in selected if name not in workloads]
     if unknown:
         parser.error(f"unknown workloads {unknown}; choose from {', '.join(workloads)}")
@@ -594,6 +623,9 @@ def main(argv=None) -> int:
         parser.error(f"unknown implementations {unknown}; choose from {', '.join(IMPLEMENTATIONS)}")
     names = [name for name in IMPLEMENTATIONS if name in requested and available(name)]
     missing = [name for name in requested if name not in names]
+    if arguments.device != "cpu" and not (arguments.device.split(":")[0] == "cuda" and torch.cuda.is_available()):
+        parser.error(f"--device {arguments.device}: expected cpu, or cuda on a machine where torch sees a CUDA GPU")
+    workloads = {name: replace(spec, device=arguments.device) for name, spec in workloads.items()}
     if arguments.threads:
         set_threads(arguments.threads)
     cpu = platform.processor() or platform.machine()
@@ -605,6 +637,8 @@ def main(argv=None) -> int:
 
     machine = (f"{cpu}, {torch.get_num_threads()} torch threads, {numba.get_num_threads()} numba threads, "
                f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}, torch {torch.__version__}")
+    if arguments.device != "cpu":
+        machine = f"{torch.cuda.get_device_name(arguments.device)} ({arguments.device}), host {machine}"
     print(f"machine: {machine}; not importable: {', '.join(missing) or 'none'}")
 
     checks = {}
@@ -624,7 +658,7 @@ def main(argv=None) -> int:
             row = {"kind": "timing", "workload": workload, "implementation": name, "spec": asdict(spec), "seconds": seconds,
                    "check": checks.get((workload, name), "reference")}
             if not arguments.no_memory:
-                row["peak_mib"] = peak_memory_in_fresh_process(name, spec)
+                row["peak_mib"] = peak_memory(name, spec)
             results.append(row)
             print(f"{workload} {name}: {statistics.median(seconds):.4f} s/step", flush=True)
     if not arguments.no_scaling:

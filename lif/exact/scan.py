@@ -90,47 +90,45 @@ def phase_raster(spikes: GriddedSpikes, num_steps: int) -> Tensor:
 def _scan_matrices(
     coefficients: tuple[float, ...], decays: tuple[float, ...], num_chunks: int, dtype: torch.dtype, device: torch.device
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """The small constant matrices of the blocked scan (see :func:`filter_currents`), built in float64."""
-    decays = torch.tensor(decays, dtype=torch.float64)
+    """The small constant tensors of the blocked scan (see :func:`filter_currents`), built in float64."""
     coefficients = torch.tensor(coefficients, dtype=torch.float64)
+    decays = torch.tensor(decays, dtype=torch.float64)
     lag = torch.arange(CHUNK, dtype=torch.float64)
-    lag_matrix = lag[:, None] - lag[None, :]  # [q, p] -> q - p
-    causal = lag_matrix >= 0
-    # within[(p, c), q] = coef_c * d_c^(q - p) for q >= p: response at step q of input at step p.
-    powers = decays[:, None, None] ** lag_matrix.clamp(min=0)  # [C, q, p]
-    within = (coefficients[:, None, None] * powers * causal).permute(2, 0, 1).reshape(-1, CHUNK)
-    # chunk_end[(p, c), c'] = d_c^(CHUNK-1-p) [c == c']: each term's state at the chunk's last step.
-    tail = decays[:, None] ** (CHUNK - 1 - lag)  # [C, p]
-    chunk_end = torch.diag_embed(tail.t())  # [p, C, C]
-    chunk_end = chunk_end.reshape(-1, len(decays))
+    lag_matrix = lag[None, :] - lag[:, None]  # [p, q] -> q - p
+    # within[c, p, q] = d_c^(q - p) for q >= p: term c's response at step q to a unit input at step p.
+    within = decays[:, None, None] ** lag_matrix.clamp(min=0) * (lag_matrix >= 0)
     # carry[c, j, j'] = (d_c^CHUNK)^(j - j') for j >= j': state at the end of chunk j from chunk j'.
     chunk_lag = torch.arange(num_chunks, dtype=torch.float64)
     chunk_lag = chunk_lag[:, None] - chunk_lag[None, :]
     carry = (decays[:, None, None] ** (CHUNK * chunk_lag.clamp(min=0))) * (chunk_lag >= 0)
-    # entry[c, q] = coef_c * d_c^(q+1): what the previous chunk's final state adds at step q.
-    entry = coefficients[:, None] * decays[:, None] ** (lag + 1)
-    return tuple(m.to(dtype=dtype, device=device) for m in (within, chunk_end, carry, entry))
+    # entry[q, c] = d_c^(q+1): what the previous chunk's final state of term c adds at step q.
+    entry = decays[None, :] ** (lag[:, None] + 1)
+    return tuple(m.to(dtype=dtype, device=device) for m in (coefficients, within, carry, entry))
 
 
 def filter_currents(currents: Tensor, kernel: ExponentialSumKernel, dt: float) -> Tensor:
     """Filter input currents [B, N_out, L, C] into voltages sum_c coef_c * A_c, [B, N_out, L].
 
     A_c[k] = d_c * A_c[k-1] + I_c[k] is evaluated exactly as a blocked scan: inside each
-    chunk of CHUNK steps a small Toeplitz product, across chunks a product with the
-    powers d_c^CHUNK, then each chunk adds the decayed state of the one before it.
+    chunk of CHUNK steps a small Toeplitz product per term, across chunks a product with the
+    powers d_c^CHUNK, then each chunk adds the decayed state of the one before it. The terms
+    are combined with their coefficients last, elementwise, as the recursion does: where the
+    kernel is 0 (the double exponential at lag 0) the voltage is exactly 0, not a rounding
+    residue of a product summing +coef and -coef, which a max over time would pick from a
+    tie at rest and send the gradient elsewhere than the compiled path does.
     """
     batch, num_outputs, num_steps, num_terms = currents.shape
     num_chunks = math.ceil(num_steps / CHUNK)
-    within, chunk_end, carry, entry = _scan_matrices(
+    coefficients, within, carry, entry = _scan_matrices(
         kernel.coefficients, kernel.decays(dt), num_chunks, currents.dtype, currents.device
     )
     padded = torch.nn.functional.pad(currents, (0, 0, 0, num_chunks * CHUNK - num_steps))
-    blocks = padded.reshape(batch * num_outputs, num_chunks, CHUNK * num_terms)
-    local = blocks @ within  # [M, n, CHUNK]: each chunk's response to its own input
-    ends = blocks @ chunk_end  # [M, n, C]: each term's state at its chunk's end, from that chunk alone
-    states = torch.einsum("mjc,cij->mic", ends, carry)  # full state at each chunk's end
-    previous = torch.nn.functional.pad(states[:, :-1], (0, 0, 1, 0))  # state entering each chunk
-    voltage = local + previous @ entry
+    blocks = padded.reshape(batch * num_outputs, num_chunks, CHUNK, num_terms)
+    local = torch.einsum("mnpc,cpq->mnqc", blocks, within)  # each chunk's response to its own input
+    states = torch.einsum("mjc,cij->mic", local[:, :, -1], carry)  # full state of each term at each chunk's end
+    previous = torch.nn.functional.pad(states[:, :-1], (0, 0, 1, 0))  # state entering each chunk [M, n, C]
+    terms = local + previous.unsqueeze(2) * entry  # [M, n, CHUNK, C]
+    voltage = (terms * coefficients).sum(-1)
     return voltage.reshape(batch, num_outputs, num_chunks * CHUNK)[:, :, :num_steps]
 
 

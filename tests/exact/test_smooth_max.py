@@ -68,9 +68,11 @@ def test_large_beta_gives_the_max_readout_to_float32_round_off():
     times = spike_times(generator).float()
     weights = torch.randn(30, 4, generator=generator)
     v_max, _ = exact.max_voltage(times, weights, kernel, 1.0, 500, v_rest=0.2)
+    # The torch backend's blocked scan rounds differently from the compiled recursion that v_max comes
+    # from: over 60 seeds of this test their largest difference was 2.9 (median) to 4.7 eps of max |V|.
     for backend in ("compiled", "torch"):
         smooth = smooth_max_voltage(times, weights, kernel, 1.0, 500, beta=1e10, v_rest=0.2, backend=backend)
-        torch.testing.assert_close(smooth, v_max, rtol=0, atol=4 * torch.finfo(torch.float32).eps * v_max.abs().max().item())
+        torch.testing.assert_close(smooth, v_max, rtol=0, atol=8 * torch.finfo(torch.float32).eps * v_max.abs().max().item())
 
 
 def test_a_zero_upstream_gradient_gives_zero_and_beta_must_be_positive():
