@@ -27,9 +27,9 @@ equal ours (see PEER NOTES in --help's epilog); before timing, every peer is run
 copy of the workload and its spikes, output voltages, loss and weight gradients are compared with this
 project's (the script stops with a message and exit status 1 on a mismatch). Each implementation gets the
 inputs in its own layout (time-first for the peers), made outside the timing. Timings are medians over
-repeats with min-max; ratios are peer time / this project's time in the same run (> 1: this project is
-faster). Peak memory is the extra
-resident memory of one training step in a fresh process (Linux: the high-water mark after
+repeats with min-max, the implementations timed in turns (one step of each per round); ratios are
+peer time / this project's time in the same run (> 1: this project is faster). Peak memory is the
+extra resident memory of one training step in a fresh process (Linux: the high-water mark after
 /proc/self/clear_refs); with --device cuda, the step's peak of allocated GPU memory above what was
 allocated before it (torch.cuda.max_memory_allocated), and every step is timed to its end
 (torch.cuda.synchronize). The GEMM line is torch.matmul's throughput on the onm workloads' projection
@@ -469,14 +469,25 @@ def stepper(name: str, spec: Spec, seed: int = 0):
     return step
 
 
-def time_steps(name: str, spec: Spec, repeats: int, warmup: int, slow_repeats: int, budget: float = 1.0) -> list[float]:
-    """Seconds per step: ``repeats`` steps after ``warmup``; ``slow_repeats`` where one step takes over ``budget`` s."""
-    step = stepper(name, spec)
-    started = time.perf_counter()
-    step()  # the first step (compiles, allocates) is never timed
-    if time.perf_counter() - started > budget:
-        repeats, warmup = slow_repeats, 0
-    return benchmarking.seconds_per_step(step, repeats, warmup)
+def time_steps(names: list[str], spec: Spec, repeats: int, warmup: int, slow_repeats: int, budget: float = 1.0) -> dict[str, list[float]]:
+    """Seconds per step of each implementation: ``repeats`` steps after ``warmup`` (``slow_repeats``
+    and none where one step takes over ``budget`` s), taken in turns, one step of each per round,
+    so that the machine's speed drifting over the run (here up to 2x within minutes) moves every
+    implementation alike and the ratios stay fair."""
+    steps, wanted = {}, {}
+    for name in names:
+        steps[name] = stepper(name, spec)
+        started = time.perf_counter()
+        steps[name]()  # the first step (compiles, allocates) is never timed
+        slow = time.perf_counter() - started > budget
+        wanted[name] = slow_repeats if slow else repeats
+        benchmarking.seconds_per_step(steps[name], 0, 0 if slow else warmup)
+    seconds = {name: [] for name in names}
+    for round_ in range(max(wanted.values())):
+        for name in names:
+            if round_ < wanted[name]:
+                seconds[name] += benchmarking.seconds_per_step(steps[name], 1, 0)
+    return seconds
 
 
 def set_threads(threads: int) -> None:
@@ -653,8 +664,9 @@ def main(argv=None) -> int:
         spec = workloads[workload]
         if spec.kind == "onm":
             results.append({"kind": "gemm", "workload": workload, "flops": gemm_throughput(spec)})
+        timed = time_steps(names, spec, arguments.repeats, arguments.warmup, arguments.slow_repeats)
         for name in names:
-            seconds = time_steps(name, spec, arguments.repeats, arguments.warmup, arguments.slow_repeats)
+            seconds = timed[name]
             row = {"kind": "timing", "workload": workload, "implementation": name, "spec": asdict(spec), "seconds": seconds,
                    "check": checks.get((workload, name), "reference")}
             if not arguments.no_memory:
@@ -666,13 +678,13 @@ def main(argv=None) -> int:
         for axis, values in scaling_points.items():
             for value in values:
                 spec = replace(base, **{SCALING_FIELD[axis]: value})
+                if arguments.quick:
+                    timed = time_steps(names, spec, 1, 0, 1)
+                else:
+                    timed = time_steps(names, spec, max(2, arguments.repeats // 2), 1, 2)
                 for name in names:
-                    if arguments.quick:
-                        seconds = time_steps(name, spec, 1, 0, 1)
-                    else:
-                        seconds = time_steps(name, spec, max(2, arguments.repeats // 2), 1, 2)
                     results.append({"kind": "scaling", "axis": axis, "value": value, "implementation": name,
-                                    "spec": asdict(spec), "seconds": seconds})
+                                    "spec": asdict(spec), "seconds": timed[name]})
                 print(f"scaling {axis} = {value} done", flush=True)
     saved = {"machine": machine, "threads": torch.get_num_threads(), "results": results}
     render(saved, arguments.markdown)

@@ -72,3 +72,23 @@ def test_the_benchmark_writes_its_tables_and_json(tmp_path):
 def test_peak_memory_is_measured_in_a_fresh_process():
     peak = bench_network.peak_memory_in_fresh_process("lif", bench_network.QUICK["two-layer"])
     assert peak is not None and peak >= 0
+
+
+def test_implementations_are_timed_in_turns_after_their_warm_up(monkeypatch):
+    calls = []
+
+    def fake_stepper(name, spec, seed=0):
+        return lambda: calls.append(name)
+
+    monkeypatch.setattr(bench_network, "stepper", fake_stepper)
+    seconds = bench_network.time_steps(["lif", "snntorch", "norse"], bench_network.QUICK["two-layer"], 3, 2, 1)
+    assert {name: len(times) for name, times in seconds.items()} == {"lif": 3, "snntorch": 3, "norse": 3}
+    # the first step and the warm-up of each (1 + 2 calls), then one step of each per round
+    assert calls == ["lif"] * 3 + ["snntorch"] * 3 + ["norse"] * 3 + ["lif", "snntorch", "norse"] * 3
+
+
+def test_an_unknown_device_is_one_line_naming_the_option():
+    result = subprocess.run([sys.executable, "scripts/bench_network.py", "--device", "tpu"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].endswith("--device tpu: expected cpu, or cuda on a machine where torch sees a CUDA GPU")
