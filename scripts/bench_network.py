@@ -27,7 +27,7 @@ equal ours (see PEER NOTES in --help's epilog); before timing, every peer is run
 copy of the workload and its spikes, output voltages, loss and weight gradients are compared with this
 project's (the script stops with a message and exit status 1 on a mismatch). Each implementation gets the
 inputs in its own layout (time-first for the peers), made outside the timing. Timings are medians over
-repeats with min-max, the implementations timed in turns (one step of each per round); ratios are
+repeats with min-max, the implementations timed in three turns of consecutive steps; ratios are
 peer time / this project's time in the same run (> 1: this project is faster). Peak memory is the
 extra resident memory of one training step in a fresh process (Linux: the high-water mark after
 /proc/self/clear_refs); with --device cuda, the step's peak of allocated GPU memory above what was
@@ -469,24 +469,29 @@ def stepper(name: str, spec: Spec, seed: int = 0):
     return step
 
 
-def time_steps(names: list[str], spec: Spec, repeats: int, warmup: int, slow_repeats: int, budget: float = 1.0) -> dict[str, list[float]]:
+def time_steps(names: list[str], spec: Spec, repeats: int, warmup: int, slow_repeats: int, budget: float = 1.0,
+               rounds: int = 3) -> dict[str, list[float]]:
     """Seconds per step of each implementation: ``repeats`` steps after ``warmup`` (``slow_repeats``
-    and none where one step takes over ``budget`` s), taken in turns, one step of each per round,
-    so that the machine's speed drifting over the run (here up to 2x within minutes) moves every
-    implementation alike and the ratios stay fair."""
-    steps, wanted = {}, {}
+    and no warm-up where one step takes over ``budget`` s), in ``rounds`` turns of consecutive
+    steps, so that the machine's speed drifting over the run (here up to 2x within minutes) moves
+    every implementation alike. Each turn of a fast implementation starts with an untimed step,
+    and its steps run back to back as in training: right after another library's steps, caches
+    are cold and freed memory is faulted in again (one step at a time in turns cost this project's
+    11 ms step 2-3 ms and its onm-1024 step a fifth)."""
+    steps, wanted, slow = {}, {}, {}
     for name in names:
         steps[name] = stepper(name, spec)
         started = time.perf_counter()
         steps[name]()  # the first step (compiles, allocates) is never timed
-        slow = time.perf_counter() - started > budget
-        wanted[name] = slow_repeats if slow else repeats
-        benchmarking.seconds_per_step(steps[name], 0, 0 if slow else warmup)
+        slow[name] = time.perf_counter() - started > budget
+        wanted[name] = slow_repeats if slow[name] else repeats
+        benchmarking.seconds_per_step(steps[name], 0, 0 if slow[name] else warmup)
     seconds = {name: [] for name in names}
-    for round_ in range(max(wanted.values())):
+    for round_ in range(rounds):
         for name in names:
-            if round_ < wanted[name]:
-                seconds[name] += benchmarking.seconds_per_step(steps[name], 1, 0)
+            count = len(range(round_, wanted[name], rounds))  # this turn's share of the repeats
+            if count:
+                seconds[name] += benchmarking.seconds_per_step(steps[name], count, 0 if slow[name] else 1)
     return seconds
 
 
