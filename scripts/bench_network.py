@@ -27,7 +27,7 @@ equal ours (see PEER NOTES in --help's epilog); before timing, every peer is run
 copy of the workload and its spikes, output voltages, loss and weight gradients are compared with this
 project's (the script stops with a message and exit status 1 on a mismatch). Each implementation gets the
 inputs in its own layout (time-first for the peers), made outside the timing. Timings are medians over
-repeats with min-max, the implementations timed in three turns of consecutive steps; ratios are
+repeats with min-max, each implementation timed in one block of consecutive steps; ratios are
 peer time / this project's time in the same run (> 1: this project is faster). Peak memory is the
 extra resident memory of one training step in a fresh process (Linux: the high-water mark after
 /proc/self/clear_refs); with --device cuda, the step's peak of allocated GPU memory above what was
@@ -469,30 +469,20 @@ def stepper(name: str, spec: Spec, seed: int = 0):
     return step
 
 
-def time_steps(names: list[str], spec: Spec, repeats: int, warmup: int, slow_repeats: int, budget: float = 1.0,
-               rounds: int = 3) -> dict[str, list[float]]:
-    """Seconds per step of each implementation: ``repeats`` steps after ``warmup`` (``slow_repeats``
-    and no warm-up where one step takes over ``budget`` s), in ``rounds`` turns of consecutive
-    steps, so that the machine's speed drifting over the run (here up to 2x within minutes) moves
-    every implementation alike. Each turn of a fast implementation starts with an untimed step,
-    and its steps run back to back as in training: right after another library's steps, caches
-    are cold and freed memory is faulted in again (one step at a time in turns cost this project's
-    11 ms step 2-3 ms and its onm-1024 step a fifth)."""
-    steps, wanted, slow = {}, {}, {}
-    for name in names:
-        steps[name] = stepper(name, spec)
-        started = time.perf_counter()
-        steps[name]()  # the first step (compiles, allocates) is never timed
-        slow[name] = time.perf_counter() - started > budget
-        wanted[name] = slow_repeats if slow[name] else repeats
-        benchmarking.seconds_per_step(steps[name], 0, 0 if slow[name] else warmup)
-    seconds = {name: [] for name in names}
-    for round_ in range(rounds):
-        for name in names:
-            count = len(range(round_, wanted[name], rounds))  # this turn's share of the repeats
-            if count:
-                seconds[name] += benchmarking.seconds_per_step(steps[name], count, 0 if slow[name] else 1)
-    return seconds
+def time_steps(name: str, spec: Spec, repeats: int, warmup: int, slow_repeats: int, budget: float = 1.0) -> list[float]:
+    """Seconds per step: ``repeats`` steps after ``warmup``; ``slow_repeats`` where one step takes over ``budget`` s.
+
+    Each implementation is timed in one block of consecutive steps, as it runs in training. Not in
+    turns with the others: after another library's steps in the same process this project's steps
+    stayed up to a third slower for several steps (onm-4096: 3.3-5.1 s against 2.9 s), which no
+    untimed step before each turn undid; the cost is that the machine's drift (up to 2x within
+    minutes here) is not shared evenly, so compare ratios across runs, not single cells."""
+    step = stepper(name, spec)
+    started = time.perf_counter()
+    step()  # the first step (compiles, allocates) is never timed
+    if time.perf_counter() - started > budget:
+        repeats, warmup = slow_repeats, 0
+    return benchmarking.seconds_per_step(step, repeats, warmup)
 
 
 def set_threads(threads: int) -> None:
@@ -669,9 +659,8 @@ def main(argv=None) -> int:
         spec = workloads[workload]
         if spec.kind == "onm":
             results.append({"kind": "gemm", "workload": workload, "flops": gemm_throughput(spec)})
-        timed = time_steps(names, spec, arguments.repeats, arguments.warmup, arguments.slow_repeats)
         for name in names:
-            seconds = timed[name]
+            seconds = time_steps(name, spec, arguments.repeats, arguments.warmup, arguments.slow_repeats)
             row = {"kind": "timing", "workload": workload, "implementation": name, "spec": asdict(spec), "seconds": seconds,
                    "check": checks.get((workload, name), "reference")}
             if not arguments.no_memory:
@@ -683,13 +672,13 @@ def main(argv=None) -> int:
         for axis, values in scaling_points.items():
             for value in values:
                 spec = replace(base, **{SCALING_FIELD[axis]: value})
-                if arguments.quick:
-                    timed = time_steps(names, spec, 1, 0, 1)
-                else:
-                    timed = time_steps(names, spec, max(2, arguments.repeats // 2), 1, 2)
                 for name in names:
+                    if arguments.quick:
+                        seconds = time_steps(name, spec, 1, 0, 1)
+                    else:
+                        seconds = time_steps(name, spec, arguments.repeats, arguments.warmup, 2)
                     results.append({"kind": "scaling", "axis": axis, "value": value, "implementation": name,
-                                    "spec": asdict(spec), "seconds": timed[name]})
+                                    "spec": asdict(spec), "seconds": seconds})
                 print(f"scaling {axis} = {value} done", flush=True)
     saved = {"machine": machine, "threads": torch.get_num_threads(), "results": results}
     render(saved, arguments.markdown)

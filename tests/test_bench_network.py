@@ -74,21 +74,6 @@ def test_peak_memory_is_measured_in_a_fresh_process():
     assert peak is not None and peak >= 0
 
 
-def test_implementations_are_timed_in_turns_of_consecutive_steps(monkeypatch):
-    calls = []
-
-    def fake_stepper(name, spec, seed=0):
-        return lambda: calls.append(name)
-
-    monkeypatch.setattr(bench_network, "stepper", fake_stepper)
-    seconds = bench_network.time_steps(["lif", "snntorch"], bench_network.QUICK["two-layer"], 5, 2, 1, rounds=3)
-    assert {name: len(times) for name, times in seconds.items()} == {"lif": 5, "snntorch": 5}
-    # the first step and the warm-up of each (1 + 2 calls); then 3 turns each, an untimed step and
-    # the turn's share of the 5 timed ones (2, 2, 1)
-    turns = (["lif"] * 3 + ["snntorch"] * 3) * 2 + ["lif"] * 2 + ["snntorch"] * 2
-    assert calls == ["lif"] * 3 + ["snntorch"] * 3 + turns
-
-
 def test_an_unknown_device_is_one_line_naming_the_option():
     result = subprocess.run([sys.executable, "scripts/bench_network.py", "--device", "tpu"], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
