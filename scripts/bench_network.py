@@ -27,7 +27,9 @@ equal ours (see PEER NOTES in --help's epilog); before timing, every peer is run
 copy of the workload and its spikes, output voltages, loss and weight gradients are compared with this
 project's (the script stops with a message and exit status 1 on a mismatch). Each implementation gets the
 inputs in its own layout (time-first for the peers), made outside the timing. Timings are medians over
-repeats with min-max, each implementation timed in one block of consecutive steps; ratios are
+repeats with min-max, each implementation timed in one block of consecutive steps, in a fresh process
+of its own for the workloads' tables (--same-process: one after another in this one; the scaling
+points always so); ratios are
 peer time / this project's time in the same run (> 1: this project is faster). Peak memory is the
 extra resident memory of one training step in a fresh process (Linux: the high-water mark after
 /proc/self/clear_refs); with --device cuda, the step's peak of allocated GPU memory above what was
@@ -207,7 +209,7 @@ class Ours:
 
     def __call__(self, inputs: torch.Tensor, targets: torch.Tensor | None) -> tuple[torch.Tensor, dict]:
         if self.spec.kind == "onm":
-            spikes, _ = self.model(inputs @ self.model.weight)
+            spikes, _ = self.model(inputs @ self.model.weight, keep_voltages=False)
             return spikes.sum(), {"spikes": spikes}
         out = self.model(inputs)
         return F.cross_entropy(out.readout, targets), {"spikes": out.spikes[0], "output": out.voltages[-1]}
@@ -485,6 +487,24 @@ def time_steps(name: str, spec: Spec, repeats: int, warmup: int, slow_repeats: i
     return benchmarking.seconds_per_step(step, repeats, warmup)
 
 
+def time_steps_in_fresh_process(name: str, spec: Spec, repeats: int, warmup: int, slow_repeats: int) -> list[float]:
+    """:func:`time_steps` in a new process, with this one's thread counts: each implementation of a
+    workload starts from the same state, as in a training run of its own, whatever ran before it
+    here (in one process, the order of the libraries moved onm-4096's times by up to a third)."""
+    code = f"""
+import json, sys
+sys.argv = ['bench_network']
+sys.path.insert(0, {str(ROOT / 'scripts')!r})
+import bench_network as b
+b.set_threads({torch.get_num_threads()})
+print(json.dumps(b.time_steps({name!r}, b.Spec(**{asdict(spec)!r}), {repeats}, {warmup}, {slow_repeats})))
+"""
+    try:
+        return json.loads(benchmarking.last_line_in_fresh_process(code, timeout=3600))
+    except RuntimeError as error:
+        raise SystemExit(f"bench_network: timing {name} on {spec.name} in a fresh process failed: {error}") from None
+
+
 def set_threads(threads: int) -> None:
     """torch's and numba's thread counts (this project's compiled kernels run on numba's)."""
     import numba
@@ -606,6 +626,8 @@ def main(argv=None) -> int:
     parser.add_argument("--slow-repeats", type=int, default=3, help="timed steps where a step takes over 1 s (default: %(default)s)")
     parser.add_argument("--threads", type=int, help="torch and numba threads (default: torch's default, the machine's cores); "
                         "1 on a machine busy with other work, where waiting for a descheduled thread stalls every parallel op")
+    parser.add_argument("--same-process", action="store_true", help="time the workloads' implementations in this "
+                        "process, one after another (default: each in a fresh process, as the scaling points never are)")
     parser.add_argument("--no-scaling", action="store_true", help="skip the scaling tables")
     parser.add_argument("--no-memory", action="store_true", help="skip peak memory (it starts fresh processes)")
     parser.add_argument("--quick", action="store_true", help="small sizes, 2 repeats, a small scaling table (the test's run)")
@@ -660,7 +682,8 @@ def main(argv=None) -> int:
         if spec.kind == "onm":
             results.append({"kind": "gemm", "workload": workload, "flops": gemm_throughput(spec)})
         for name in names:
-            seconds = time_steps(name, spec, arguments.repeats, arguments.warmup, arguments.slow_repeats)
+            timing = time_steps if arguments.same_process else time_steps_in_fresh_process
+            seconds = timing(name, spec, arguments.repeats, arguments.warmup, arguments.slow_repeats)
             row = {"kind": "timing", "workload": workload, "implementation": name, "spec": asdict(spec), "seconds": seconds,
                    "check": checks.get((workload, name), "reference")}
             if not arguments.no_memory:

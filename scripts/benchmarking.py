@@ -1,4 +1,4 @@
-"""What the benchmark scripts share: tables (rich or Markdown) and peak memory in a fresh process."""
+"""What the benchmark scripts share: tables (rich or Markdown), and code run in a fresh process (peak memory, timings)."""
 
 from __future__ import annotations
 
@@ -54,12 +54,21 @@ print((status('VmHWM:') - before) / 1024)
 """
 
 
+def last_line_in_fresh_process(code: str, timeout: float) -> str:
+    """The last line that the Python ``code`` prints, run in a new process; RuntimeError with the
+    last line of its error output if it fails."""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
+    lines = result.stdout.strip().splitlines()
+    if result.returncode != 0 or not lines:
+        error = result.stderr.strip().splitlines() or [f"exit status {result.returncode}, no output"]
+        raise RuntimeError(error[-1])
+    return lines[-1]
+
+
 def peak_memory_in_fresh_process(prepare: str, step: str, timeout: float = 900) -> float | None:
     """Extra resident MiB of running the code ``step`` after ``prepare`` (imports, warm-up, inputs),
     in a new Python process (Linux; None where not measurable)."""
-    code = prepare + MEASURE.format(step=step)
     try:
-        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
-        return float(result.stdout.strip().splitlines()[-1])
+        return float(last_line_in_fresh_process(prepare + MEASURE.format(step=step), timeout))
     except Exception:
         return None

@@ -48,7 +48,7 @@ def test_the_benchmark_writes_its_tables_and_json(tmp_path):
     path = tmp_path / "run.json"
     result = subprocess.run(
         [sys.executable, "scripts/bench_network.py", "--quick", "--only", "lif,snntorch", "--no-memory", "--markdown",
-         "--json", str(path)],
+         "--same-process", "--json", str(path)],  # (the fresh processes: the test below)
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -67,6 +67,13 @@ def test_the_benchmark_writes_its_tables_and_json(tmp_path):
     again = subprocess.run([sys.executable, "scripts/bench_network.py", "--from-json", str(path), "--markdown"],
                            cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "| snntorch |" in again.stdout
+
+
+def test_steps_are_timed_in_a_fresh_process_and_its_failure_is_one_line():
+    seconds = bench_network.time_steps_in_fresh_process("lif", bench_network.QUICK["two-layer"], 3, 0, 1)
+    assert len(seconds) == 3 and all(second > 0 for second in seconds)
+    with pytest.raises(SystemExit, match="timing no-such-library on two-layer in a fresh process failed: KeyError"):
+        bench_network.time_steps_in_fresh_process("no-such-library", bench_network.QUICK["two-layer"], 1, 0, 1)
 
 
 def test_peak_memory_is_measured_in_a_fresh_process():

@@ -27,6 +27,8 @@ With one feed-forward hidden layer on a sparse raster and ``li`` outputs, the tw
 in one compiled pass per pattern on the CPU (:mod:`lif.stepped.fused`: the same spikes, voltages
 and gradients, without the [B, L, N] currents and gradients between them; the hidden voltages
 are not kept, so ``voltages[0]`` is None there, and ``record`` takes the layer-by-layer path).
+Layer by layer too, the hidden layers' voltages are kept only with ``record`` (None otherwise:
+no readout or loss reads them, and the compiled scan's backward computes them again).
 
 Weights start as N(init_mean, (init_gain / sqrt(fan_in))^2); recurrent ones as
 N(0, (recurrent_gain / sqrt(N_l))^2). Training is backpropagation through time with the
@@ -70,7 +72,8 @@ class NetworkOutput(SpikeActivity):
     numbers carrying the surrogate gradient, or, from the one pass (:mod:`lif.stepped.fused`),
     bools without gradient, whose counts per neuron [B, N] ``counts`` holds by layer (with the
     gradient: a loss on firing rates takes :meth:`spiking_layer_counts`);
-    ``voltages`` [B, L, N] of every layer (the output's is None on the tempotron fast path);
+    ``voltages`` [B, L, N] of every layer (the output's is None on the tempotron fast path, the
+    hidden layers' unless the forward was asked to ``record`` them);
     ``inputs``: the network's inputs and ``dt`` its step (ms), from which the spikes of each input
     afferent in each pattern (layer 0) are counted when the metrics ask (not in a training step);
     ``num_steps``: L; ``fan_out``: the network's (:attr:`Network.fan_out`). ``spike_counts``,
@@ -121,9 +124,12 @@ class SpikingLayer(nn.Module):
         self.weight = normal((num_inputs, size), init_mean, init_gain / math.sqrt(num_inputs))
         self.recurrent_weight = normal((size, size), 0.0, recurrent_gain / math.sqrt(size)) if recurrent else None
 
-    def forward(self, current: Tensor, direct: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """(spikes, voltages) [B, L, N] for input currents [B, L, N] of every step."""
-        return run_layer(self.neuron, current, direct, self.recurrent_weight)
+    def forward(
+        self, current: Tensor, direct: Tensor | None = None, keep_voltages: bool = True
+    ) -> tuple[Tensor, Tensor | None]:
+        """(spikes, voltages) [B, L, N] for input currents [B, L, N] of every step (voltages None
+        unless ``keep_voltages``)."""
+        return run_layer(self.neuron, current, direct, self.recurrent_weight, keep_voltages)
 
 
 class Network(nn.Module):
@@ -221,8 +227,8 @@ class Network(nn.Module):
 
     def forward(self, inputs: Tensor, record: bool = False) -> NetworkOutput:
         """Readout scores (and every layer's spikes and voltages) for inputs: spike times
-        [B, N_in(, S)] in ms or a bool raster [B, L, N_in]. ``record``: also the output layer's
-        voltage trace on the tempotron fast path (plots)."""
+        [B, N_in(, S)] in ms or a bool raster [B, L, N_in]. ``record``: also the hidden layers'
+        voltage traces, and the output layer's on the tempotron fast path (plots)."""
         if exact.is_raster(inputs):
             check_raster(inputs, self.num_steps)
         threshold = decision_threshold(self.readout, self.v_th, self.num_steps, self.dt)
@@ -244,7 +250,7 @@ class Network(nn.Module):
         below = inputs
         for layer in self.hidden:
             current, direct = self.currents(below, layer.weight, layer.neuron, first=not spikes)
-            layer_spikes, layer_voltages = layer(current, direct)
+            layer_spikes, layer_voltages = layer(current, direct, keep_voltages=record)
             spikes.append(layer_spikes)
             voltages.append(layer_voltages)
             below = self.dropout(layer_spikes)

@@ -16,7 +16,8 @@ of currents I[b, k, n] it runs, per neuron, the equations of :mod:`lif.stepped.l
 
 in the same order of floating-point operations as the step functions, so that both give the
 same spikes. It writes s[k] and u[k] (before the reset; and a[k] for alif): the backward needs
-nothing else.
+nothing else, and where they are not kept it runs the scan again, pattern by pattern, into one
+scratch [L, N] per thread (the same operations: the same numbers).
 
 **Backward** (one pass backward over the grid). With g[k] = surrogate'(u[k] - theta[k]) and
 the adjoints G_x = dL/dx of the loss L, from k = L-1 down to 0:
@@ -179,18 +180,51 @@ def pattern(array, b):
     return np.empty((0, 0), dtype=array.dtype)
 
 
+@numba.njit(**JIT)
+def upstream(array, b):
+    """Pattern b's rows of an upstream gradient [B', L', N] (B' = 1: the same rows for every
+    pattern), or an empty [0, 0] for an absent one (shape [0, 0, 0])."""
+    if array.shape[0] == 0:
+        return np.empty((0, 0), dtype=array.dtype)
+    return array[b if array.shape[0] > 1 else 0]
+
+
+@numba.njit(**JIT)
+def scratch(kept, wanted, num_chunks, num_steps, size):
+    """One [L, N] scratch per block of patterns ([num_chunks, L, N]) standing in for a [B, L, N]
+    array that is ``wanted`` but not kept (given empty); else an empty [0, 0, 0]."""
+    blocks = num_chunks if wanted and kept.shape[0] == 0 else 0
+    return np.empty((blocks, num_steps, size), dtype=kept.dtype)
+
+
+@numba.njit(**JIT)
+def rows(kept, scratch_rows, b, chunk):
+    """Pattern b's rows of a kept [B, L, N] array, else block ``chunk``'s scratch (or an empty [0, 0])."""
+    if kept.shape[0] > 0:
+        return kept[b]
+    return pattern(scratch_rows, chunk)
+
+
 @numba.njit(parallel=True, **JIT)
 def scan_forward(
     current, direct, recurrent, two_state, adaptive, decay_m, decay_s, coupling, decay_a, beta, threshold, reset,
-    reset_level, spikes, voltages, adaptation,
+    reset_level, spikes, voltages, adaptation, num_chunks,
 ):
-    """:func:`scan_pattern` of every pattern of currents [B, L, N], in parallel: fills spikes,
-    voltages and (adaptive) adaptation [B, L, N]; direct and adaptation may be empty [0, 0, 0]."""
-    for b in numba.prange(current.shape[0]):
-        scan_pattern(
-            current[b], pattern(direct, b), recurrent, two_state, adaptive, decay_m, decay_s, coupling, decay_a, beta,
-            threshold, reset, reset_level, spikes[b], voltages[b], pattern(adaptation, b),
-        )
+    """:func:`scan_pattern` of every pattern of currents [B, L, N], ``num_chunks`` blocks of
+    patterns in parallel: fills spikes, voltages and (adaptive) adaptation [B, L, N]. Voltages
+    given empty ([0, 0, 0]) are not kept: each block steps through one scratch [L, N] (and
+    adaptation likewise). direct may be empty."""
+    batch, num_steps, size = current.shape
+    voltage_scratch = scratch(voltages, True, num_chunks, num_steps, size)
+    adaptation_scratch = scratch(voltages, adaptive, num_chunks, num_steps, size)
+    per_chunk = (batch + num_chunks - 1) // num_chunks
+    for chunk in numba.prange(num_chunks):
+        for b in range(chunk * per_chunk, min(batch, (chunk + 1) * per_chunk)):
+            scan_pattern(
+                current[b], pattern(direct, b), recurrent, two_state, adaptive, decay_m, decay_s, coupling, decay_a,
+                beta, threshold, reset, reset_level, spikes[b], rows(voltages, voltage_scratch, b, chunk),
+                rows(adaptation, adaptation_scratch, b, chunk),
+            )
 
 
 @numba.njit(inline="always", **JIT)
@@ -224,8 +258,9 @@ def scan_pattern_backward(
             for n in range(size):
                 excess[n] = voltages[k, n] - threshold
         surrogate_derivative(surrogate, surrogate_parameter, excess, slope)
+        step = k if grad_spikes.shape[0] > 1 else 0  # one row for every step: a gradient uniform in time
         for n in range(size):
-            grad_s[n] = grad_spikes[k, n] + grad_feedback[n]
+            grad_s[n] = grad_spikes[step, n] + grad_feedback[n]
         if adaptive:
             for n in range(size):
                 grad_s[n] += grad_a_next[n]
@@ -250,8 +285,9 @@ def scan_pattern_backward(
             for n in range(size):
                 grad_u_next[n] = slope[n] * grad_s[n] + decay_m * grad_u_next[n]
         if has_voltage_gradient:
+            step = k if grad_voltages.shape[0] > 1 else 0
             for n in range(size):
-                grad_u_next[n] += grad_voltages[k, n]
+                grad_u_next[n] += grad_voltages[step, n]
         if two_state:
             if has_direct:
                 for n in range(size):
@@ -275,24 +311,40 @@ def scan_pattern_backward(
 
 @numba.njit(parallel=True, **JIT)
 def scan_backward(
-    grad_spikes, grad_voltages, spikes, voltages, adaptation, recurrent_transposed, two_state, adaptive, decay_m,
-    decay_s, coupling, decay_a, beta, threshold, reset, reset_level, detach_reset, surrogate, surrogate_parameter,
-    grad_current, grad_direct, num_chunks,
+    grad_spikes, grad_voltages, spikes, voltages, adaptation, current, direct, recurrent, recurrent_transposed,
+    two_state, adaptive, decay_m, decay_s, coupling, decay_a, beta, threshold, reset, reset_level, detach_reset,
+    surrogate, surrogate_parameter, grad_current, grad_direct, num_chunks,
 ):
-    """:func:`scan_pattern_backward` of every pattern [B, L, N], in parallel: fills grad_current
-    (and grad_direct, unless empty) and returns the gradient of the recurrent weights (each of
-    ``num_chunks`` blocks of patterns accumulates its own, then the sum; [0, 0] without them)."""
-    batch = voltages.shape[0]
+    """:func:`scan_pattern_backward` of every pattern [B, L, N], ``num_chunks`` blocks of
+    patterns in parallel: fills grad_current (and grad_direct, unless empty) and returns the
+    gradient of the recurrent weights (each block accumulates its own, then the sum; [0, 0]
+    without them). The upstream gradients may be one row for all patterns or steps ([1, 1, N]:
+    a gradient uniform over them, as of a sum) or empty. With the forward's spikes, voltages and
+    adaptation given empty, each pattern's are computed again (:func:`scan_pattern` of current,
+    direct and recurrent) into the block's scratch just before its backward pass."""
+    batch, num_steps, size = grad_current.shape
+    recompute = voltages.shape[0] == 0
+    spike_scratch = scratch(spikes, True, num_chunks, num_steps, size)
+    voltage_scratch = scratch(voltages, True, num_chunks, num_steps, size)
+    adaptation_scratch = scratch(voltages, adaptive, num_chunks, num_steps, size)
     recurrent_size = recurrent_transposed.shape[0]
-    partial = np.zeros((num_chunks, recurrent_size, recurrent_size), dtype=voltages.dtype)
+    partial = np.zeros((num_chunks, recurrent_size, recurrent_size), dtype=grad_current.dtype)
     per_chunk = (batch + num_chunks - 1) // num_chunks
     for chunk in numba.prange(num_chunks):
         for b in range(chunk * per_chunk, min(batch, (chunk + 1) * per_chunk)):
+            pattern_spikes = rows(spikes, spike_scratch, b, chunk)
+            pattern_voltages = rows(voltages, voltage_scratch, b, chunk)
+            pattern_adaptation = rows(adaptation, adaptation_scratch, b, chunk)
+            if recompute:
+                scan_pattern(
+                    current[b], pattern(direct, b), recurrent, two_state, adaptive, decay_m, decay_s, coupling,
+                    decay_a, beta, threshold, reset, reset_level, pattern_spikes, pattern_voltages, pattern_adaptation,
+                )
             scan_pattern_backward(
-                grad_spikes[b], pattern(grad_voltages, b), spikes[b], voltages[b], pattern(adaptation, b),
-                recurrent_transposed, two_state, adaptive, decay_m, decay_s, coupling, decay_a, beta, threshold, reset,
-                reset_level, detach_reset, surrogate, surrogate_parameter, grad_current[b], pattern(grad_direct, b),
-                partial[chunk],
+                upstream(grad_spikes, b), upstream(grad_voltages, b), pattern_spikes, pattern_voltages,
+                pattern_adaptation, recurrent_transposed, two_state, adaptive, decay_m, decay_s, coupling, decay_a, beta,
+                threshold, reset, reset_level, detach_reset, surrogate, surrogate_parameter, grad_current[b],
+                pattern(grad_direct, b), partial[chunk],
             )
     return partial.sum(axis=0)
 

@@ -5,7 +5,11 @@ reset) as :func:`lif.stepped.simulate.simulate`, the plain time loop that is its
 the same gradients. On the CPU, for the built-in neurons (``lif``, ``cuba``, ``alif``) and
 surrogates with fixed time constants, it runs the compiled forward scan and its backward through
 time (:mod:`lif.stepped.compiled`): one pass each way, keeping only the spikes and voltages (and
-ALIF's adaptation) for the backward instead of autograd's dozen tensors per step. A recurrent
+ALIF's adaptation) for the backward instead of autograd's dozen tensors per step; a layer whose
+voltages nobody reads (``keep_voltages=False``) keeps nothing but its inputs, and the backward
+steps each pattern again just before its pass back (the scan's arithmetic twice, in the core's
+cache, against two [B, L, N] arrays written and read through memory). An upstream gradient that
+repeats along patterns or steps (a sum's) is read as one row, never copied out to [B, L, N]. A recurrent
 layer's input s[k-1] @ R is added inside the scan, one row of R per spike of the step before;
 its backward is R's product with the step's current gradient, and R's gradient is accumulated
 per spike. Other devices (CUDA), learnable time constants and user-defined surrogates take the
@@ -102,12 +106,29 @@ def empty_like_batch(array: np.ndarray) -> np.ndarray:
     return np.empty((0,) * array.ndim, dtype=array.dtype)
 
 
+def rows_of_upstream(gradient: Tensor | None, like: Tensor) -> np.ndarray:
+    """An upstream gradient [B, L, N] as the backward kernel reads it: a dimension along which it
+    does not change (stride 0, as a sum's gradient) as one row ([1, 1, N] for a sum), so that
+    it is never copied out to [B, L, N]; an absent one as an empty array."""
+    if gradient is None:
+        return empty_like_batch(like.numpy())
+    for dimension in (0, 1):
+        if gradient.stride(dimension) == 0:
+            gradient = gradient.narrow(dimension, 0, 1)
+    return gradient.contiguous().numpy()
+
+
 class CompiledScan(torch.autograd.Function):
     """(spikes, voltages from rest) of currents [B, L, N], direct jumps and recurrent weights [N, N],
-    compiled forward and backward."""
+    compiled forward and backward. With ``keep_voltages`` false the voltages are neither returned
+    (None) nor kept: the backward computes them again from the currents, pattern by pattern
+    (twice the scan's arithmetic, against a [B, L, N] array written and read once more)."""
 
     @staticmethod
-    def forward(ctx, current: Tensor, direct: Tensor | None, recurrent_weight: Tensor | None, constants: ScanConstants):
+    def forward(
+        ctx, current: Tensor, direct: Tensor | None, recurrent_weight: Tensor | None, constants: ScanConstants,
+        keep_voltages: bool,
+    ):
         current_array = current.detach().contiguous().numpy()
         args = typed(constants, current_array.dtype)
         # only the two-state membrane takes direct jumps (a single exponential's spikes are exact on the grid)
@@ -116,41 +137,52 @@ class CompiledScan(torch.autograd.Function):
         recurrent = (
             recurrent_weight.detach().contiguous() if recurrent_weight is not None else current.new_empty((0, 0))
         )
-        spikes, voltages = torch.empty_like(current), torch.empty_like(current)
-        adaptation = torch.empty_like(current) if constants.adaptive else current.new_empty((0, 0, 0))
+        spikes = torch.empty_like(current)
+        kept = current if keep_voltages else current.new_empty((0, 0, 0))
+        voltages = torch.empty_like(kept)
+        adaptation = torch.empty_like(kept) if constants.adaptive else current.new_empty((0, 0, 0))
         compiled.scan_forward(
             current_array, direct_array, recurrent.numpy(), *args[:10], spikes.numpy(), voltages.numpy(),
-            adaptation.numpy(),
+            adaptation.numpy(), compiled.num_threads(),
         )
         ctx.constants = constants
         ctx.has_direct = has_direct
         ctx.has_recurrent = recurrent_weight is not None
-        ctx.save_for_backward(spikes, voltages, adaptation, recurrent)
+        if keep_voltages:
+            ctx.save_for_backward(spikes, voltages, adaptation, recurrent)
+        else:  # the inputs themselves, so that autograd refuses them changed in place before the backward
+            ctx.save_for_backward(current, direct if has_direct else None, recurrent)
+        ctx.keep_voltages = keep_voltages
         # An output no loss reads (the voltages, where a loss reads only spikes) gets None, not a
         # [B, L, N] tensor of zeros filled and read again (the profiler's fill_: ~1 ms of an onm-1024 step).
         ctx.set_materialize_grads(False)
-        return spikes, voltages
+        return spikes, (voltages if keep_voltages else None)
 
     @staticmethod
     def backward(ctx, grad_spikes: Tensor | None, grad_voltages: Tensor | None):
-        spikes, voltages, adaptation, recurrent = ctx.saved_tensors
         constants = ctx.constants
+        empty = torch.empty(0, 0, 0, dtype=ctx.saved_tensors[-1].dtype)
+        if ctx.keep_voltages:
+            spikes, voltages, adaptation, recurrent = ctx.saved_tensors
+            current = direct = empty
+        else:
+            current, direct, recurrent = ctx.saved_tensors
+            spikes = voltages = adaptation = empty
+            current = current.detach().contiguous()
+            direct = direct.detach().contiguous() if direct is not None else empty
+        like = voltages if ctx.keep_voltages else current
         if grad_spikes is None:
-            grad_spikes = torch.zeros_like(spikes)
-        voltage_array = voltages.numpy()
-        grad_voltage_array = (
-            grad_voltages.contiguous().numpy() if grad_voltages is not None else empty_like_batch(voltage_array)
-        )
-        grad_current = torch.empty_like(voltages)
-        grad_direct = torch.empty_like(voltages) if ctx.has_direct else voltages.new_empty((0, 0, 0))
+            grad_spikes = torch.zeros(1, 1, like.shape[2], dtype=like.dtype)
+        grad_current = torch.empty_like(like)
+        grad_direct = torch.empty_like(like) if ctx.has_direct else empty
         grad_recurrent = compiled.scan_backward(
-            grad_spikes.contiguous().numpy(), grad_voltage_array, spikes.numpy(), voltage_array, adaptation.numpy(),
-            recurrent.T.contiguous().numpy(), *typed(constants, voltage_array.dtype), grad_current.numpy(), grad_direct.numpy(),
-            compiled.num_threads(),
+            rows_of_upstream(grad_spikes, like), rows_of_upstream(grad_voltages, like), spikes.numpy(), voltages.numpy(),
+            adaptation.numpy(), current.numpy(), direct.numpy(), recurrent.numpy(), recurrent.T.contiguous().numpy(),
+            *typed(constants, like.numpy().dtype), grad_current.numpy(), grad_direct.numpy(), compiled.num_threads(),
         )
         return (
             grad_current, (grad_direct if ctx.has_direct else None),
-            (torch.from_numpy(grad_recurrent) if ctx.has_recurrent else None), None,
+            (torch.from_numpy(grad_recurrent) if ctx.has_recurrent else None), None, None,
         )
 
 
@@ -197,12 +229,18 @@ def compiled_constants(neuron: Neuron, current: Tensor, recurrent_weight: Tensor
 
 
 def run_layer(
-    neuron: Neuron, current: Tensor, direct: Tensor | None = None, recurrent_weight: Tensor | None = None
-) -> tuple[Tensor | None, Tensor]:
+    neuron: Neuron, current: Tensor, direct: Tensor | None = None, recurrent_weight: Tensor | None = None,
+    keep_voltages: bool = True,
+) -> tuple[Tensor | None, Tensor | None]:
     """(spikes [B, L, N] or None, voltages [B, L, N]) of a layer driven by currents [B, L, N]:
-    the compiled scan where it applies, else the time loop (:func:`lif.stepped.simulate.simulate`)."""
+    the compiled scan where it applies, else the time loop (:func:`lif.stepped.simulate.simulate`).
+    ``keep_voltages`` false: voltages None (a spiking layer whose voltages nobody reads; the
+    compiled scan then keeps none for its backward either)."""
     constants = compiled_constants(neuron, current, recurrent_weight)
     if constants is None:
-        return simulate(neuron, current, direct, recurrent_weight)
-    spikes, voltages = CompiledScan.apply(current, direct, recurrent_weight, constants)
-    return spikes, (voltages + neuron.v_rest if neuron.v_rest else voltages)
+        spikes, voltages = simulate(neuron, current, direct, recurrent_weight)
+        return spikes, (voltages if keep_voltages or spikes is None else None)
+    spikes, voltages = CompiledScan.apply(current, direct, recurrent_weight, constants, keep_voltages)
+    if voltages is None or not neuron.v_rest:
+        return spikes, voltages
+    return spikes, voltages + neuron.v_rest

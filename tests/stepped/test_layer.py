@@ -90,6 +90,64 @@ def test_compiled_scan_in_float32_gives_the_loops_spikes(model):
     torch.testing.assert_close(fast[2][0], loop[2][0], rtol=1e-5, atol=1e-5)
 
 
+def spike_loss_gradients(run, neuron, current, direct, recurrent, weigh) -> tuple[torch.Tensor, tuple]:
+    """(spikes, gradients of (spikes * weigh).sum() by current, direct, recurrent) of ``run``."""
+    inputs = [x.clone().requires_grad_() for x in (current, direct, recurrent) if x is not None]
+    given = iter(inputs)
+    arguments = [next(given) if x is not None else None for x in (current, direct, recurrent)]
+    spikes = run(neuron, *arguments)[0]
+    return spikes, torch.autograd.grad((spikes * weigh).sum(), inputs)
+
+
+def without_voltages(neuron, current, direct=None, recurrent=None):
+    spikes, voltages = run_layer(neuron, current, direct, recurrent, keep_voltages=False)
+    assert voltages is None
+    return spikes, voltages
+
+
+@pytest.mark.parametrize("surrogate", SURROGATES, ids=lambda surrogate: surrogate.name)
+@pytest.mark.parametrize("detach_reset", [True, False])
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+@pytest.mark.parametrize("model", NEURONS)
+def test_the_scan_that_keeps_no_voltages_computes_the_time_loops_gradients(model, reset, detach_reset, surrogate):
+    """keep_voltages=False: the backward steps the layer again from its inputs (currents, cuba's
+    direct jumps, recurrent weights): the same spikes and gradients as the time loop."""
+    neuron = NEURONS[model](reset=reset, detach_reset=detach_reset, surrogate=surrogate, v_reset=-0.3).double()
+    current = currents("random") * 0.8
+    direct = currents("random", seed=5) * 0.3 if model == "cuba" else None
+    recurrent = torch.randn(9, 9, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 0.4
+    weigh = torch.randn(current.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    loop_spikes, loop_gradients = spike_loss_gradients(simulate, neuron, current, direct, recurrent, weigh)
+    spikes, gradients = spike_loss_gradients(without_voltages, neuron, current, direct, recurrent, weigh)
+    assert 0.02 < loop_spikes.mean() < 0.9
+    assert torch.equal(spikes, loop_spikes)
+    for gradient, loop_gradient in zip(gradients, loop_gradients, strict=True):
+        assert gradient.abs().sum() > 0
+        torch.testing.assert_close(gradient, loop_gradient, rtol=1e-10, atol=1e-10)  # R's sums in another order
+
+
+@pytest.mark.parametrize("keep_voltages", [True, False])
+@pytest.mark.parametrize("summed", [(0, 1, 2), (0,), (1,), (2,), (0, 1)], ids=str)
+def test_an_upstream_gradient_that_repeats_along_a_dimension_is_read_as_one_row(summed, keep_voltages):
+    """A loss on spikes summed over some dimensions (spikes.sum() the whole) hands the backward a
+    gradient expanded along them with stride 0, which the kernel reads as one row per pattern or
+    step: the time loop's gradients."""
+    neuron = LIF(tau_m=8.0, detach_reset=False).double()
+    current = currents("random")
+    weigh = torch.randn(current.sum(dim=summed, keepdim=True).shape, generator=torch.Generator().manual_seed(6),
+                        dtype=torch.float64)
+    gradients, strides = [], []
+    for run in (simulate, run_layer if keep_voltages else without_voltages):
+        leaf = current.clone().requires_grad_()
+        spikes = run(neuron, leaf)[0]
+        spikes.register_hook(lambda gradient: strides.append(gradient.stride()))
+        loss = (spikes.sum(dim=summed, keepdim=True) * weigh).sum()
+        gradients.append(torch.autograd.grad(loss, leaf)[0])
+    assert all(strides[1][dimension] == 0 for dimension in summed)  # the case under test
+    assert gradients[0].abs().sum() > 0
+    torch.testing.assert_close(gradients[1], gradients[0], rtol=1e-12, atol=1e-12)
+
+
 class Custom(Surrogate):
     name = "custom"
 
