@@ -7,12 +7,12 @@ surrogates with fixed time constants, it runs the compiled forward scan and its 
 time (:mod:`lif.stepped.compiled`): one pass each way, keeping only the spikes and voltages (and
 ALIF's adaptation) for the backward instead of autograd's dozen tensors per step; a layer whose
 voltages nobody reads (``keep_voltages=False``) keeps nothing but its inputs, and the backward
-steps each pattern again just before its pass back (the scan's arithmetic twice, in the core's
-cache, against two [B, L, N] arrays written and read through memory). An upstream gradient that
-repeats along patterns or steps (a sum's) is read as one row, never copied out to [B, L, N]. A recurrent
-layer's input s[k-1] @ R is added inside the scan, one row of R per spike of the step before;
-its backward is R's product with the step's current gradient, and R's gradient is accumulated
-per spike. Other devices (CUDA), learnable time constants and user-defined surrogates take the
+steps each pattern again, just before its pass back, into a scratch [L, N] that each thread
+reuses (the scan's arithmetic twice, against a fresh [B, L, N] array written and read back). An
+upstream gradient that repeats along patterns or steps (a sum's) is read as one row, never
+copied out to [B, L, N]. A recurrent layer's input s[k-1] @ R is added inside the scan, one row
+of R per spike of the step before; its backward is R's product with the step's current
+gradient, and R's gradient is accumulated per spike. Other devices (CUDA), learnable time constants and user-defined surrogates take the
 time loop.
 """
 
@@ -160,13 +160,13 @@ class CompiledScan(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_spikes: Tensor | None, grad_voltages: Tensor | None):
-        constants = ctx.constants
-        empty = torch.empty(0, 0, 0, dtype=ctx.saved_tensors[-1].dtype)
+        constants, saved = ctx.constants, ctx.saved_tensors
+        empty = torch.empty(0, 0, 0, dtype=saved[-1].dtype)
         if ctx.keep_voltages:
-            spikes, voltages, adaptation, recurrent = ctx.saved_tensors
+            spikes, voltages, adaptation, recurrent = saved
             current = direct = empty
         else:
-            current, direct, recurrent = ctx.saved_tensors
+            current, direct, recurrent = saved
             spikes = voltages = adaptation = empty
             current = current.detach().contiguous()
             direct = direct.detach().contiguous() if direct is not None else empty
