@@ -92,9 +92,11 @@ def test_ctrl_c_during_writes_never_leaves_the_database_locked(tmp_path):
     locked_at = None
     for epoch in range(300):
         delay = generator.uniform(0, 0.004)
-        kick = threading.Thread(target=lambda: (time.sleep(delay), os.kill(os.getpid(), signal.SIGINT)))
+        go = threading.Event()
+        kick = threading.Thread(target=lambda: (go.wait(), time.sleep(delay), os.kill(os.getpid(), signal.SIGINT)))
         kick.start()
-        try:
+        try:  # the signal comes only after go is set, inside this try (a loaded machine could otherwise
+            go.set()  # deliver it while kick.start() waits for the thread, and fail the test outside the store)
             while True:
                 store.add_metrics(trial_id, epoch, {"val/acc": 1.0, "val/loss": 0.5})  # rows fetched back
                 store.set_artifacts(trial_id, "checkpoint", {f"epoch={epoch}.ckpt"})
