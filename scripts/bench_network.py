@@ -487,16 +487,23 @@ def time_steps(name: str, spec: Spec, repeats: int, warmup: int, slow_repeats: i
     return benchmarking.seconds_per_step(step, repeats, warmup)
 
 
-def time_steps_in_fresh_process(name: str, spec: Spec, repeats: int, warmup: int, slow_repeats: int) -> list[float]:
-    """:func:`time_steps` in a new process, with this one's thread counts: each implementation of a
-    workload starts from the same state, as in a training run of its own, whatever ran before it
-    here (in one process, the order of the libraries moved onm-4096's times by up to a third)."""
-    code = f"""
-import json, sys
+def child_prelude() -> str:
+    """The start of the code a fresh process runs: this script imported as ``b``, with this process's thread counts."""
+    return f"""
+import sys
 sys.argv = ['bench_network']
 sys.path.insert(0, {str(ROOT / 'scripts')!r})
 import bench_network as b
 b.set_threads({torch.get_num_threads()})
+"""
+
+
+def time_steps_in_fresh_process(name: str, spec: Spec, repeats: int, warmup: int, slow_repeats: int) -> list[float]:
+    """:func:`time_steps` in a new process, with this one's thread counts: each implementation of a
+    workload starts from the same state, as in a training run of its own, whatever ran before it
+    here (in one process, the order of the libraries moved onm-4096's times by up to a third)."""
+    code = child_prelude() + f"""
+import json
 print(json.dumps(b.time_steps({name!r}, b.Spec(**{asdict(spec)!r}), {repeats}, {warmup}, {slow_repeats})))
 """
     try:
@@ -529,12 +536,7 @@ def peak_memory(name: str, spec: Spec) -> float | None:
 def peak_memory_in_fresh_process(name: str, spec: Spec) -> float | None:
     """Extra resident MiB of one training step, in a new process (None where not measurable)."""
     warm = replace(spec, batch=max(1, spec.batch // 8))
-    prepare = f"""
-import sys
-sys.argv = ['bench_network']
-sys.path.insert(0, {str(ROOT / 'scripts')!r})
-import bench_network as b
-b.set_threads({torch.get_num_threads()})
+    prepare = child_prelude() + f"""
 b.stepper({name!r}, b.Spec(**{asdict(warm)!r}))()  # compile and warm up on a smaller batch
 step = b.stepper({name!r}, b.Spec(**{asdict(spec)!r}))
 """
