@@ -21,7 +21,7 @@ from typing import Any
 import hydra
 import lightning as L
 from hydra.errors import InstantiationException
-from lightning.pytorch.callbacks import ProgressBar
+from lightning.pytorch.callbacks import Checkpoint, ProgressBar
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -261,9 +261,11 @@ def _train(cfg: DictConfig, timings: dict[str, float]) -> dict[str, float]:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
         fit_seconds = time.perf_counter() - fit_started
         metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
+        # before testing: loading the checkpoint to test restores the callbacks' state as it was saved
+        metrics.update(tested_checkpoint_metrics(trainer))
         if datamodule.test_dataloader():
             trainer.test(module, datamodule=datamodule, ckpt_path=best_checkpoint(trainer), verbose=False)
-            metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
+            metrics.update({name: float(value) for name, value in trainer.callback_metrics.items() if name.startswith("test/")})
         plots_module = sys.modules.get("lif.plots")  # not imported (matplotlib) unless plots are on
         plots = next((c for c in trainer.callbacks if plots_module and isinstance(c, plots_module.PlotCallback)), None)
         timings.update({
@@ -287,10 +289,22 @@ def _train(cfg: DictConfig, timings: dict[str, float]) -> dict[str, float]:
     return metrics
 
 
+def best_checkpoint_callback(trainer: L.Trainer) -> Checkpoint | None:
+    """The checkpoint callback that saved a best epoch by a monitored metric (None without one)."""
+    monitored = [callback for callback in trainer.checkpoint_callbacks if getattr(callback, "monitor", None) and callback.best_model_path]
+    return monitored[0] if monitored else None
+
+
 def best_checkpoint(trainer: L.Trainer) -> str | None:
     """The file of the best epoch by the monitored metric (None without such a checkpoint)."""
-    monitored = [callback for callback in trainer.checkpoint_callbacks if getattr(callback, "monitor", None) and callback.best_model_path]
-    return monitored[0].best_model_path if monitored else None
+    callback = best_checkpoint_callback(trainer)
+    return callback.best_model_path if callback else None
+
+
+def tested_checkpoint_metrics(trainer: L.Trainer) -> dict[str, float]:
+    """The training and validation metrics of the epoch whose checkpoint the job tests (the app's
+    ModelCheckpoint keeps them); none when the last epoch's weights are tested."""
+    return {name: value for name, value in getattr(best_checkpoint_callback(trainer), "best_metrics", {}).items() if not name.startswith("test/")}
 
 
 def print_summary(cfg: DictConfig, metrics: dict[str, float], summary: dict[str, float], parts: Parts) -> None:
@@ -314,7 +328,8 @@ def print_summary(cfg: DictConfig, metrics: dict[str, float], summary: dict[str,
             rows.append((f"{name} (optimised)" if name == cfg.optimized_metric else name, shown))
     rows.append(("outputs", str(cfg.paths.output_dir)))
     if best_checkpoint(trainer):
-        rows.append(("best checkpoint", best_checkpoint(trainer)))
+        tested = " (tested; the train/ and val/ figures above are its epoch's)" if tested_checkpoint_metrics(trainer) else ""
+        rows.append(("best checkpoint", best_checkpoint(trainer) + tested))
     if parts.recorder is not None:
         rows.append(("tracking", f"trial {parts.recorder.trial_id} of experiment {cfg.experiment_name!r} in {cfg.tracking.url}"))
     for logger in trainer.loggers:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
+from lightning.pytorch import callbacks as lightning_callbacks
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 
 from lif.seeds import epoch_seed
@@ -57,3 +60,50 @@ class SeedEachStep(Callback):
             torch.default_generator.manual_seed(seed)
         else:
             torch.manual_seed(seed)
+
+
+class ModelCheckpoint(lightning_callbacks.ModelCheckpoint):
+    """Lightning's ModelCheckpoint that also keeps ``best_metrics``: the metrics as they stood when
+    it saved its best checkpoint (that epoch's evaluation of the training and validation splits).
+    The job tests that checkpoint, so it reports these next to the test metrics, not the last
+    epoch's. They are part of the checkpoint's state (written into the best checkpoint itself),
+    so a resumed run, or a test that loads the checkpoint, reports what the uninterrupted run did."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.best_metrics: dict[str, float] = {}
+        self._metrics_of = ""  # the checkpoint file best_metrics belong to
+        self._trainer = None
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        super().setup(trainer, pl_module, stage)
+        self._trainer = trainer
+
+    def _keep_metrics_of_a_new_best(self) -> None:
+        # called while the new best is being saved (state_dict) and right after (the hooks):
+        # the trainer's metrics are still that epoch's
+        if self.best_model_path != self._metrics_of and self._trainer is not None:
+            self.best_metrics = {name: float(value) for name, value in self._trainer.callback_metrics.items()}
+            self._metrics_of = self.best_model_path
+
+    # the three hooks in which Lightning's ModelCheckpoint may save
+    def on_train_batch_end(self, trainer, pl_module, *args: Any, **kwargs: Any) -> None:
+        super().on_train_batch_end(trainer, pl_module, *args, **kwargs)
+        self._keep_metrics_of_a_new_best()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        self._keep_metrics_of_a_new_best()
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        super().on_validation_end(trainer, pl_module)
+        self._keep_metrics_of_a_new_best()
+
+    def state_dict(self) -> dict[str, Any]:
+        self._keep_metrics_of_a_new_best()
+        return {**super().state_dict(), "best_metrics": dict(self.best_metrics)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        self.best_metrics = dict(state_dict.get("best_metrics", {}))
+        self._metrics_of = self.best_model_path

@@ -76,6 +76,25 @@ def test_last_checkpoint_is_the_final_epoch_when_the_best_came_earlier(tmp_path)
     assert torch.load(checkpoints / "best-epoch000.ckpt", weights_only=False)["epoch"] == 0
 
 
+def test_the_summary_reports_the_validation_metrics_of_the_tested_checkpoint(tmp_path):
+    # the monitored "best" is the largest validation loss: an early epoch's, as the loss falls
+    result = run_train(
+        "experiment=digits", "trainer.max_epochs=4", "callbacks.early_stopping=null", "callbacks.plots=null",
+        "optimized_metric=val/loss", "callbacks.model_checkpoint.mode=max", f"hydra.run.dir={tmp_path}",
+        "trainer.enable_progress_bar=false", "logger=csv", "tracking=none",
+    )
+    assert result.returncode == 0, result.stderr
+    (best,) = (tmp_path / "checkpoints").glob("best-*.ckpt")
+    best_epoch = torch.load(best, weights_only=False)["epoch"]
+    with open(tmp_path / "csv" / "metrics.csv") as handle:
+        logged = {int(row["epoch"]): row for row in csv.DictReader(handle) if row["val/loss"]}
+    assert best_epoch < max(logged)  # otherwise the tested epoch would be the last one anyway
+    summary = json.loads((tmp_path / "summary.json").read_text())["metrics"]
+    for name in ("val/loss", "val/acc", "train/acc"):
+        assert summary[name] == pytest.approx(float(logged[best_epoch][name]), rel=1e-6), name
+    assert summary["val/loss"] != pytest.approx(float(logged[max(logged)]["val/loss"]), rel=1e-6)
+
+
 @pytest.mark.slow
 def test_a_killed_job_is_crashed_and_resumed_to_the_uninterrupted_result(tmp_path):
     """SIGKILL mid-fit: the trial turns crashed after its grace period; `ckpt_path=last` in the
